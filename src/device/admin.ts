@@ -1,0 +1,65 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CliContext } from '../context.js';
+import { ExshError } from '../errors.js';
+import { Device } from './device.js';
+import type { Brand, ProductType } from './state.js';
+import { productName } from './systemunit.js';
+
+/** `exsh devices list|create|remove`. */
+
+export function deviceNames(home: string): string[] {
+  try {
+    return readdirSync(join(home, 'devices'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export function listDevices(ctx: CliContext, opts: { json?: boolean }): void {
+  const rows = deviceNames(ctx.home).map((name) => {
+    const state = ctx.device(name).store.read();
+    return {
+      name,
+      product: state ? productName(state) : '',
+      serial: state?.identity.serial ?? '',
+      hostId: state?.identity.hostId ?? '',
+    };
+  });
+  if (opts.json) {
+    ctx.io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  if (rows.length === 0) {
+    ctx.io.stdout.write(`No devices under ${ctx.home}; one is created on first use.\n`);
+    return;
+  }
+  const w = Math.max(4, ...rows.map((r) => r.name.length));
+  const p = Math.max(7, ...rows.map((r) => r.product.length));
+  ctx.io.stdout.write(`${'Name'.padEnd(w)}  ${'Product'.padEnd(p)}  Serial    HostId\n`);
+  for (const r of rows) ctx.io.stdout.write(`${r.name.padEnd(w)}  ${r.product.padEnd(p)}  ${r.serial.padEnd(8)}  ${r.hostId}\n`);
+}
+
+export function createDevice(ctx: CliContext, name: string, opts: { brand: Brand; type: ProductType }): void {
+  const device = new Device({
+    home: ctx.home,
+    name,
+    now: ctx.now,
+    seed: ctx.seed,
+    lockTimeoutMs: ctx.lockTimeoutMs,
+    createAs: { brand: opts.brand, type: opts.type },
+  });
+  if (device.store.exists()) throw new ExshError('device.exists', `Device '${name}' already exists under ${ctx.home}.`);
+  const state = device.ensure();
+  ctx.io.stdout.write(`Created device '${name}': ${productName(state)}, UDI P:${state.identity.pid},S:${state.identity.serial},V:${state.identity.vid},H:${state.identity.hostId}.\n`);
+}
+
+export function removeDevice(ctx: CliContext, name: string): void {
+  const device = ctx.device(name);
+  if (!device.store.remove()) throw new ExshError('device.notFound', `No device '${name}' under ${ctx.home}.`);
+  rmSync(join(ctx.home, 'history', `${name}.history`), { force: true });
+  ctx.io.stdout.write(`Removed device '${name}'.\n`);
+}

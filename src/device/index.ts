@@ -1,0 +1,19 @@
+import { CommandTree } from '../xapi/schema.js';
+import * as licensing from './licensing.js';
+import * as simulator from './simulator.js';
+import * as systemUnit from './systemunit.js';
+
+/**
+ * The device's whole command tree. Each subsystem registers its configuration
+ * leaves, commands and status nodes here, in the order help lists them.
+ */
+let tree: CommandTree | undefined;
+
+export function commandTree(): CommandTree {
+  if (tree) return tree;
+  tree = new CommandTree();
+  systemUnit.register(tree);
+  licensing.register(tree);
+  simulator.register(tree);
+  return tree;
+}

@@ -1,0 +1,240 @@
+import type { DeviceContext } from '../device/context.js';
+
+/**
+ * The one declarative command tree (§2.7, §4). Configuration leaves, commands and
+ * status providers are registered here by each subsystem; the parser, help, Tab
+ * completion, validation and docs/commands.md are all derived from it.
+ */
+
+export type ValueSpace =
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'string'; min: number; max: number };
+
+export type Scalar = string | number;
+
+export function enumSpace(...values: string[]): ValueSpace {
+  return { kind: 'enum', values };
+}
+export function intSpace(min: number, max: number): ValueSpace {
+  return { kind: 'int', min, max };
+}
+export function stringSpace(min: number, max: number): ValueSpace {
+  return { kind: 'string', min, max };
+}
+
+/** `<On/Off>`, `<1..65535>`, `<S: 0, 1024>` as the device's help prints them. */
+export function formatSpace(space: ValueSpace): string {
+  switch (space.kind) {
+    case 'enum':
+      return `<${space.values.join('/')}>`;
+    case 'int':
+      return `<${space.min}..${space.max}>`;
+    case 'string':
+      return `<S: ${space.min}, ${space.max}>`;
+  }
+}
+
+/** Human wording of a value space for error reasons: "On or Off", "an integer from 1 to 65535". */
+export function describeSpace(space: ValueSpace): string {
+  switch (space.kind) {
+    case 'enum': {
+      const v = space.values;
+      return v.length <= 2 ? v.join(' or ') : `one of ${v.slice(0, -1).join(', ')} or ${v[v.length - 1]}`;
+    }
+    case 'int':
+      return `an integer from ${space.min} to ${space.max}`;
+    case 'string':
+      return space.min > 0
+        ? `a string of ${space.min} to ${space.max} characters`
+        : `a string of at most ${space.max} characters`;
+  }
+}
+
+/**
+ * Checks a raw value against a value space. Returns the canonical value (enum casing
+ * fixed, integers as numbers) or an error sentence fragment.
+ */
+export function checkValue(space: ValueSpace, raw: string): { value: Scalar } | { error: string } {
+  switch (space.kind) {
+    case 'enum': {
+      const hit = space.values.find((v) => v.toLowerCase() === raw.toLowerCase());
+      return hit === undefined ? { error: `expected ${describeSpace(space)}` } : { value: hit };
+    }
+    case 'int': {
+      if (!/^-?\d+$/.test(raw)) return { error: `expected ${describeSpace(space)}` };
+      const n = Number(raw);
+      if (n < space.min || n > space.max) return { error: `expected ${describeSpace(space)}` };
+      return { value: n };
+    }
+    case 'string': {
+      const len = [...raw].length;
+      if (len < space.min || len > space.max) return { error: `expected ${describeSpace(space)}` };
+      return { value: raw };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+export interface ConfigLeaf {
+  kind: 'config';
+  path: readonly string[];
+  space: ValueSpace;
+  default: Scalar;
+  help: string;
+  /** Never printed back once set (shown as "********"). */
+  secret?: boolean;
+  /** Extra validation beyond the value space; returns a full error sentence. */
+  validate?: (value: Scalar) => string | undefined;
+  /**
+   * Preconditions and side effects of setting the value (e.g. ReservationEnable
+   * needs the device deregistered). Throws ExshError to refuse; nothing is written.
+   */
+  onSet?: (ctx: DeviceContext, value: Scalar, previous: Scalar) => void;
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+export interface ParamSpec {
+  name: string;
+  space: ValueSpace;
+  required?: boolean;
+  /** May repeat (array parameter). */
+  multiple?: boolean;
+  /** Also taken as a positional argument or a multi-line body (§2.2, §2.3). */
+  positional?: boolean;
+  help?: string;
+}
+
+export type ParamValues = Record<string, Scalar | Scalar[] | undefined>;
+
+/** What a handler returns. Handlers never print: renderers turn this into text. */
+export interface CommandOutcome {
+  /** The command's human text exactly as the seed words it (terminal mode). */
+  text?: string[];
+  /** Result values (json / xml, and the terminal result block when there is no text). */
+  fields?: Record<string, Scalar>;
+}
+
+export interface CommandSpec {
+  kind: 'command';
+  path: readonly string[];
+  help: string;
+  params: readonly ParamSpec[];
+  /** The handler changes device state (takes the lock, writes before OK). */
+  mutates: boolean;
+  /** The simulator's own controls, marked in help as not part of Expressway. */
+  simulator?: boolean;
+  /** Not available on a Cisco VCS (every License Smart command, §5.3). */
+  smartLicensingOnly?: boolean;
+  handler: (ctx: DeviceContext, params: ParamValues) => CommandOutcome;
+}
+
+// ---------------------------------------------------------------------------
+// Status
+
+export type StatusValue = Scalar | StatusObject | StatusObject[];
+export interface StatusObject {
+  [key: string]: StatusValue;
+}
+
+export interface StatusProvider {
+  kind: 'status';
+  /** Top-level node name (`SystemUnit`, `License`, `Alarm`). */
+  name: string;
+  help: string;
+  /** An array node at the top (`Alarm[n]`): the provider returns the items. */
+  build: (ctx: DeviceContext) => StatusObject | StatusObject[];
+}
+
+// ---------------------------------------------------------------------------
+// The tree
+
+export interface TreeNode<T> {
+  name: string;
+  children: Map<string, TreeNode<T>>; // key: lower-case name
+  leaf?: T;
+}
+
+function newNode<T>(name: string): TreeNode<T> {
+  return { name, children: new Map() };
+}
+
+function insert<T>(root: TreeNode<T>, path: readonly string[], leaf: T): void {
+  let node = root;
+  for (const word of path) {
+    const key = word.toLowerCase();
+    let child = node.children.get(key);
+    if (!child) {
+      child = newNode<T>(word);
+      node.children.set(key, child);
+    }
+    node = child;
+  }
+  if (node.leaf) throw new Error(`duplicate schema path: ${path.join(' ')}`);
+  node.leaf = leaf;
+}
+
+export class CommandTree {
+  readonly config = newNode<ConfigLeaf>('Configuration');
+  readonly commands = newNode<CommandSpec>('Command');
+  readonly status = new Map<string, StatusProvider>(); // key: lower-case name
+  private readonly configByKey = new Map<string, ConfigLeaf>();
+
+  addConfig(leaf: Omit<ConfigLeaf, 'kind'>): void {
+    const full: ConfigLeaf = { kind: 'config', ...leaf };
+    insert(this.config, leaf.path, full);
+    this.configByKey.set(configKey(leaf.path), full);
+  }
+
+  addCommand(spec: Omit<CommandSpec, 'kind'>): void {
+    insert(this.commands, spec.path, { kind: 'command', ...spec });
+  }
+
+  addStatus(provider: Omit<StatusProvider, 'kind'>): void {
+    const key = provider.name.toLowerCase();
+    if (this.status.has(key)) throw new Error(`duplicate status node: ${provider.name}`);
+    this.status.set(key, { kind: 'status', ...provider });
+  }
+
+  configLeaf(path: readonly string[]): ConfigLeaf | undefined {
+    return this.configByKey.get(configKey(path));
+  }
+
+  /** Every configuration leaf, in registration order. */
+  configLeaves(): ConfigLeaf[] {
+    return [...this.configByKey.values()];
+  }
+
+  /** Every command, depth-first in registration order. */
+  commandList(): CommandSpec[] {
+    const out: CommandSpec[] = [];
+    collect(this.commands, out);
+    return out;
+  }
+}
+
+function collect<T>(node: TreeNode<T>, out: T[]): void {
+  if (node.leaf) out.push(node.leaf);
+  for (const child of node.children.values()) collect(child, out);
+}
+
+/** The key under which a configuration value is stored: its canonical path. */
+export function configKey(path: readonly string[]): string {
+  return path.join(' ');
+}
+
+/** Leaves below a node, depth-first. */
+export function leavesBelow<T>(node: TreeNode<T>): T[] {
+  const out: T[] = [];
+  collect(node, out);
+  return out;
+}
+
+/** The result name of a command (§3.1): the path joined, plus `Result`. */
+export function resultName(path: readonly string[]): string {
+  return `${path.join('')}Result`;
+}
