@@ -1,0 +1,245 @@
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ExshError, storeError } from '../errors.js';
+import { stockInventory } from './inventory.js';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'cssm.sqlite';
+/** How long a command waits for another process's transaction before giving up (§1 exit 3). */
+export const BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * Schema migrations; `PRAGMA user_version` holds how many have run. Append only:
+ * a released migration is never edited.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE smart_account (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    default_virtual_account_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE virtual_account (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at INTEGER NOT NULL
+  );
+  -- A purchased line: so many units of one catalogue tag, term lines with dates (ms, UTC midnight).
+  CREATE TABLE licence_line (
+    id INTEGER PRIMARY KEY,
+    virtual_account_id INTEGER NOT NULL REFERENCES virtual_account(id),
+    tag TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+    start_date INTEGER,
+    end_date INTEGER,
+    subscription_id TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX licence_line_va_tag ON licence_line(virtual_account_id, tag);
+  CREATE TABLE product_instance (
+    id INTEGER PRIMARY KEY,
+    virtual_account_id INTEGER NOT NULL REFERENCES virtual_account(id),
+    udi_pid TEXT NOT NULL,
+    udi_serial TEXT NOT NULL UNIQUE,
+    udi_vid TEXT NOT NULL,
+    host_id TEXT NOT NULL,
+    piid TEXT NOT NULL UNIQUE,
+    product_type TEXT NOT NULL DEFAULT 'EXPY',
+    reservation_type TEXT NOT NULL CHECK (reservation_type IN ('PLR', 'SLR')),
+    export_control INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_contact INTEGER NOT NULL
+  );
+  -- Units of one line held by one instance: confirmed, and while an update is in transit, pending.
+  CREATE TABLE reservation (
+    instance_id INTEGER NOT NULL REFERENCES product_instance(id) ON DELETE CASCADE,
+    line_id INTEGER NOT NULL REFERENCES licence_line(id),
+    confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed >= 0),
+    pending INTEGER CHECK (pending >= 0),
+    PRIMARY KEY (instance_id, line_id)
+  );
+  CREATE INDEX reservation_line ON reservation(line_id);
+  -- Every authorization code issued to an instance, kept until the instance is removed so
+  -- that a return code for any of them (installed or never installed) is recognised.
+  CREATE TABLE authorization_code (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER NOT NULL REFERENCES product_instance(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('PLR', 'SLR')),
+    code TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    timestamp INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('current', 'pending', 'superseded')),
+    confirmed_at INTEGER,
+    issued_at INTEGER NOT NULL
+  );
+  CREATE INDEX authorization_code_instance ON authorization_code(instance_id);
+  -- An update issued but not yet confirmed: the instance is "In Transit".
+  CREATE TABLE pending_update (
+    instance_id INTEGER PRIMARY KEY REFERENCES product_instance(id) ON DELETE CASCADE,
+    code_id INTEGER NOT NULL REFERENCES authorization_code(id),
+    requested_at INTEGER NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface SeedOptions {
+  account: string;
+  virtualAccount: string;
+  now: Date;
+}
+
+export const DEFAULT_ACCOUNT = 'Demo Smart Account';
+export const DEFAULT_VIRTUAL_ACCOUNT = 'Default';
+
+const open = new Map<string, Db>();
+
+export function dbPath(home: string): string {
+  return join(resolve(home), DB_FILE);
+}
+
+/**
+ * The CSSM database of `home`, created (0600, WAL) and seeded on first use. One
+ * connection per file per process; `closeDatabases` drops them (tests, bench).
+ */
+export function openDatabase(home: string, seed: SeedOptions): { db: Db; created: boolean } {
+  const path = dbPath(home);
+  const cachedDb = open.get(path);
+  if (cachedDb) return { db: cachedDb, created: false };
+  mkdirSync(resolve(home), { recursive: true, mode: 0o700 });
+  // Create the file ourselves so it is 0600 from the first byte (SQLite gives the
+  // -wal and -shm files the database's mode). Losing the race to another process is fine.
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(path, e);
+  }
+  let db: Db;
+  let created = false;
+  try {
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    setWal(db);
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw storeError(
+        'cssm.storeTooNew',
+        `The CSSM database ${path} has schema version ${version}, newer than this exsh understands (${SCHEMA_VERSION}).`,
+      );
+    }
+    if (version < SCHEMA_VERSION) created = migrate(db, seed);
+  } catch (e) {
+    throw unusable(path, e);
+  }
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    // Not ours to fix (another owner); the file was created 0600 by whoever made it.
+  }
+  open.set(path, db);
+  return { db, created };
+}
+
+export function closeDatabase(home: string): void {
+  const path = dbPath(home);
+  open.get(path)?.close();
+  open.delete(path);
+}
+
+export function closeDatabases(): void {
+  for (const db of open.values()) db.close();
+  open.clear();
+}
+
+function setWal(db: Db): void {
+  // Switching to WAL needs a moment of exclusive access; on a brand-new file raced by
+  // several processes SQLite can report busy without waiting, so retry briefly.
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const mode = db.pragma('journal_mode', { simple: true });
+      if (mode === 'wal') return;
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if (!isBusy(e) || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+/** Runs the missing migrations, and seeds the inventory the first time, in one transaction. */
+function migrate(db: Db, seed: SeedOptions): boolean {
+  let seeded = false;
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+    const hasAccount = db.prepare('SELECT 1 FROM smart_account').get();
+    if (!hasAccount) {
+      seedDatabase(db, seed);
+      seeded = true;
+    }
+  }).immediate();
+  return seeded;
+}
+
+function seedDatabase(db: Db, seed: SeedOptions): void {
+  const at = seed.now.getTime();
+  const va = db
+    .prepare('INSERT INTO virtual_account (name, created_at) VALUES (?, ?)')
+    .run(seed.virtualAccount, at).lastInsertRowid;
+  db.prepare(
+    'INSERT INTO smart_account (id, name, default_virtual_account_id, created_at) VALUES (1, ?, ?, ?)',
+  ).run(seed.account, va, at);
+  const insert = db.prepare(
+    'INSERT INTO licence_line (virtual_account_id, tag, quantity, start_date, end_date) VALUES (?, ?, ?, ?, ?)',
+  );
+  for (const line of stockInventory(seed.now)) insert.run(va, line.tag, line.quantity, line.startDate, line.endDate);
+}
+
+/** BEGIN IMMEDIATE … COMMIT: the write lock is taken up front so concurrent reservations serialise. */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate();
+  } catch (e) {
+    throw translate(e);
+  }
+}
+
+export function readTransaction<T>(db: Db, fn: () => T): T {
+  try {
+    return db.transaction(fn).deferred();
+  } catch (e) {
+    throw translate(e);
+  }
+}
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+function translate(e: unknown): unknown {
+  if (e instanceof ExshError) return e;
+  if (isBusy(e)) {
+    return storeError('cssm.storeLocked', `The CSSM database stayed locked by another process for more than ${BUSY_TIMEOUT_MS / 1000} s.`);
+  }
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return storeError('cssm.storeUnusable', `The CSSM database could not be used: ${(e as Error).message}.`);
+  }
+  return e;
+}
+
+function unusable(path: string, e: unknown): unknown {
+  if (e instanceof ExshError) return e;
+  if (isBusy(e)) return translate(e);
+  return storeError('cssm.storeUnusable', `The CSSM database ${path} could not be opened: ${(e as Error).message}.`);
+}

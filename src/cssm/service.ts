@@ -1,0 +1,741 @@
+import {
+  buildPlrCode,
+  buildSlrCode,
+  confirmationCode,
+  derivePiid,
+  formatSlrDate,
+  formatUdi,
+  parseAuthorizationCode,
+  parseRequestCode,
+  parseReturnCode,
+  returnCodeMatches,
+  signatureBytes,
+  SLR_FLAG,
+  SLR_VERSION,
+  PLR_VERSION,
+  type Entitlement,
+  type Udi,
+} from '../codes/index.js';
+import { ExshError, isExshError, usageError } from '../errors.js';
+import type { Rng } from '../random.js';
+import { createPrivateAuthority, loadAuthority, authorityKeyPath } from './authority.js';
+import { catalogueEntry, loadCatalogue, resolveLicence, type CatalogueEntry, type LicenceKind } from './catalogue.js';
+import {
+  dbPath,
+  DEFAULT_ACCOUNT,
+  DEFAULT_VIRTUAL_ACCOUNT,
+  openDatabase,
+  readTransaction,
+  writeTransaction,
+  type Db,
+} from './db.js';
+
+/** What every CSSM operation is given instead of reaching for globals. */
+export interface CssmEnv {
+  /** Directory holding `cssm.sqlite` and `authority/`. */
+  home: string;
+  now: () => Date;
+  rng: Rng;
+}
+
+/** A licence and quantity as the operator named it (`--license <tag-or-name>=<qty>`). */
+export interface LicenceRequest {
+  name: string;
+  qty: number;
+}
+
+export type InstanceStatus = 'Reserved Licenses' | 'In Transit';
+
+const DAY_MS = 86_400_000;
+
+// ---------------------------------------------------------------------------------------
+// init, authority
+
+export interface InitOptions extends CssmEnv {
+  newKey?: boolean;
+  account?: string;
+  virtualAccount?: string;
+}
+
+export interface InitResult {
+  /** False when the database already existed. */
+  created: boolean;
+  databasePath: string;
+  account: string;
+  virtualAccount: string;
+  virtualAccountCreated: boolean;
+  authority: 'demo' | 'private';
+  /** Where the private authority key is, when there is one. */
+  authorityKeyPath?: string;
+  fingerprint: string;
+  publicKeyPem: string;
+}
+
+/**
+ * Creates the database explicitly. On an existing database it is idempotent: it may add
+ * an (empty) virtual account or make a new private key, but never renames the account.
+ */
+export function init(opts: InitOptions): InitResult {
+  const account = opts.account?.trim() || DEFAULT_ACCOUNT;
+  const vaName = opts.virtualAccount?.trim() || DEFAULT_VIRTUAL_ACCOUNT;
+  if (opts.account !== undefined && opts.account.trim() === '') {
+    throw usageError('cssm.badName', 'The smart account name must not be empty.');
+  }
+  if (opts.virtualAccount !== undefined && opts.virtualAccount.trim() === '') {
+    throw usageError('cssm.badName', 'The virtual account name must not be empty.');
+  }
+  const { db, created } = openDatabase(opts.home, { account, virtualAccount: vaName, now: opts.now() });
+  const { virtualAccountCreated, accountName, virtualAccount } = writeTransaction(db, () => {
+    const sa = db.prepare('SELECT name FROM smart_account WHERE id = 1').get() as { name: string };
+    if (opts.account !== undefined && sa.name !== account) {
+      throw new ExshError(
+        'cssm.alreadyInitialised',
+        `The CSSM database ${dbPath(opts.home)} already belongs to smart account "${sa.name}"; remove it to start again with "${account}".`,
+      );
+    }
+    if (opts.virtualAccount === undefined) {
+      return { virtualAccountCreated: false, accountName: sa.name, virtualAccount: findVirtualAccount(db, undefined).name };
+    }
+    const existing = db.prepare('SELECT id FROM virtual_account WHERE name = ?').get(vaName);
+    if (!existing) {
+      db.prepare('INSERT INTO virtual_account (name, created_at) VALUES (?, ?)').run(vaName, opts.now().getTime());
+    }
+    return { virtualAccountCreated: !created && !existing, accountName: sa.name, virtualAccount: vaName };
+  });
+  const authority = opts.newKey ? createPrivateAuthority(opts.home) : loadAuthority(opts.home);
+  return {
+    created,
+    databasePath: dbPath(opts.home),
+    account: accountName,
+    virtualAccount,
+    virtualAccountCreated,
+    authority: authority.source,
+    ...(authority.source === 'private' ? { authorityKeyPath: authorityKeyPath(opts.home) } : {}),
+    fingerprint: authority.fingerprint,
+    publicKeyPem: authority.publicKeyPem,
+  };
+}
+
+/** The public key devices must trust for codes from this home (§6.7). */
+export function authorityPublicKey(opts: Pick<CssmEnv, 'home'>): {
+  source: 'demo' | 'private';
+  publicKeyPem: string;
+  fingerprint: string;
+} {
+  const a = loadAuthority(opts.home);
+  return { source: a.source, publicKeyPem: a.publicKeyPem, fingerprint: a.fingerprint };
+}
+
+// ---------------------------------------------------------------------------------------
+// licences
+
+export interface LicenceRow {
+  license: string;
+  tag: string;
+  type: 'PERPETUAL' | 'TERM';
+  purchased: number;
+  /** Consumption reported by registered (connected-mode) products; none before §9. */
+  inUse: number;
+  reserved: number;
+  balance: number;
+}
+
+export function licenses(opts: CssmEnv & { virtualAccount?: string }): LicenceRow[] {
+  const db = database(opts);
+  return readTransaction(db, () => {
+    const va = findVirtualAccount(db, opts.virtualAccount);
+    const rows = db
+      .prepare(
+        `SELECT l.tag AS tag, SUM(l.quantity) AS purchased, SUM(COALESCE(h.held, 0)) AS reserved
+           FROM licence_line l
+           LEFT JOIN (SELECT line_id, SUM(MAX(confirmed, COALESCE(pending, 0))) AS held
+                        FROM reservation GROUP BY line_id) h ON h.line_id = l.id
+          WHERE l.virtual_account_id = ? AND (l.end_date IS NULL OR l.end_date > ?)
+          GROUP BY l.tag`,
+      )
+      .all(va.id, expiryCutoff(opts)) as Array<{ tag: string; purchased: number; reserved: number }>;
+    return rows
+      .map((r): LicenceRow => {
+        const entry = catalogueEntry(r.tag);
+        return {
+          license: entry?.displayName ?? r.tag,
+          tag: r.tag,
+          type: entry?.licenseType ?? 'PERPETUAL',
+          purchased: r.purchased,
+          inUse: 0,
+          reserved: r.reserved,
+          balance: r.purchased - r.reserved,
+        };
+      })
+      .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// reserve
+
+export interface ReserveOptions extends CssmEnv {
+  request: string;
+  plr?: boolean;
+  exportControl?: boolean;
+  licenses?: LicenceRequest[];
+  virtualAccount?: string;
+  /**
+   * Called with the code inside the transaction, before it commits: if delivering it
+   * (writing `--out`) fails, the reservation is rolled back, so nothing is half-done.
+   */
+  deliver?: (code: string) => void;
+}
+
+/** Validates the request code, reserves the licences and returns the authorization code. */
+export function reserve(opts: ReserveOptions): string {
+  const requested = opts.licenses ?? [];
+  if (opts.plr && requested.length > 0) {
+    throw usageError('cssm.conflictingOptions', 'Give either --plr or --license, not both.');
+  }
+  if (opts.exportControl && !opts.plr) {
+    throw usageError('cssm.conflictingOptions', '--export-control applies only to a PLR (--plr).');
+  }
+  if (!opts.plr && requested.length === 0) {
+    throw usageError('cssm.missingOption', 'Give --plr, or at least one --license <tag-or-name>=<qty>.');
+  }
+  const { udi, nonce } = parseRequest(opts.request);
+  const piid = derivePiid(udi, nonce);
+  const wanted = opts.plr
+    ? [{ entry: plrEntry(opts.exportControl === true), qty: 1 }]
+    : resolveRequests(requested, { allowZero: false });
+
+  const db = database(opts);
+  return writeTransaction(db, () => {
+    const va = findVirtualAccount(db, opts.virtualAccount);
+    const held = db
+      .prepare(
+        `SELECT p.reservation_type AS type, v.name AS va FROM product_instance p
+           JOIN virtual_account v ON v.id = p.virtual_account_id WHERE p.udi_serial = ? OR p.piid = ?`,
+      )
+      .get(udi.serial, piid) as { type: string; va: string } | undefined;
+    if (held) {
+      throw new ExshError(
+        'cssm.alreadyReserved',
+        `The product instance with serial number ${udi.serial} already holds a ${held.type} reservation in virtual account ${held.va}; return it on the device and remove the instance first.`,
+      );
+    }
+    const allocation = new Map<number, number>();
+    for (const { entry, qty } of wanted) {
+      for (const [line, n] of allocate(db, opts, va, entry, qty, null)) allocation.set(line, n);
+    }
+    const at = opts.now().getTime();
+    const instanceId = Number(
+      db
+        .prepare(
+          `INSERT INTO product_instance (virtual_account_id, udi_pid, udi_serial, udi_vid, host_id, piid,
+             product_type, reservation_type, export_control, created_at, last_contact)
+           VALUES (?, ?, ?, ?, ?, ?, 'EXPY', ?, ?, ?, ?)`,
+        )
+        .run(va.id, udi.pid, udi.serial, udi.vid, udi.hostId, piid, opts.plr ? 'PLR' : 'SLR', opts.exportControl ? 1 : 0, at, at)
+        .lastInsertRowid,
+    );
+    const insert = db.prepare('INSERT INTO reservation (instance_id, line_id, confirmed) VALUES (?, ?, ?)');
+    for (const [line, n] of allocation) insert.run(instanceId, line, n);
+
+    const { privateKey } = loadAuthority(opts.home);
+    const code = opts.plr
+      ? buildPlrCode({ version: PLR_VERSION, exportControl: opts.exportControl === true, timestamp: at, piid }, udi, privateKey)
+      : buildSlrCode(
+          { flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at, entitlements: entitlements(db, allocation) },
+          udi,
+          privateKey,
+        );
+    recordCode(db, instanceId, opts.plr ? 'PLR' : 'SLR', code, at, 'current', at);
+    opts.deliver?.(code);
+    return code;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// update, confirm
+
+export interface UpdateOptions extends CssmEnv {
+  /** The product instance's serial number. */
+  instance: string;
+  /** New quantities; licences not named keep theirs, `0` releases one. */
+  licenses: LicenceRequest[];
+  deliver?: (code: string) => void;
+}
+
+/**
+ * Issues a new SLR code for a reserved instance. The instance is "In Transit" until the
+ * device's confirmation code is entered; meanwhile each line holds the larger of the old
+ * and new counts, so neither the installed code nor the new one can be oversubscribed.
+ * A second update while in transit replaces the first (its code stays returnable).
+ */
+export function update(opts: UpdateOptions): string {
+  if (opts.licenses.length === 0) {
+    throw usageError('cssm.missingOption', 'Give at least one --license <tag-or-name>=<qty>.');
+  }
+  const wanted = resolveRequests(opts.licenses, { allowZero: true });
+  const db = database(opts);
+  return writeTransaction(db, () => {
+    const pi = findInstance(db, opts.instance);
+    requireSlr(pi, 'updated');
+    const va = { id: pi.virtual_account_id, name: pi.va };
+    supersedePending(db, pi.id);
+
+    const confirmed = new Map<number, number>();
+    const rows = db
+      .prepare(
+        `SELECT r.line_id AS line, r.confirmed AS n, l.tag AS tag FROM reservation r
+           JOIN licence_line l ON l.id = r.line_id WHERE r.instance_id = ? AND r.confirmed > 0`,
+      )
+      .all(pi.id) as Array<{ line: number; n: number; tag: string }>;
+    for (const r of rows) confirmed.set(r.line, r.n);
+    const retagged = new Set(wanted.map((w) => w.entry.tag));
+    const next = new Map<number, number>();
+    for (const r of rows) if (!retagged.has(r.tag)) next.set(r.line, r.n);
+    for (const { entry, qty } of wanted) {
+      for (const [line, n] of allocate(db, opts, va, entry, qty, { id: pi.id, confirmed })) next.set(line, n);
+    }
+    if ([...next.values()].every((n) => n === 0)) {
+      throw new ExshError(
+        'cssm.emptyReservation',
+        `The update would leave product instance ${pi.udi_serial} with no licences; to release them all, return the reservation on the device and remove the instance.`,
+      );
+    }
+
+    const upsert = db.prepare(
+      `INSERT INTO reservation (instance_id, line_id, confirmed, pending) VALUES (?, ?, 0, ?)
+       ON CONFLICT (instance_id, line_id) DO UPDATE SET pending = excluded.pending`,
+    );
+    for (const line of new Set([...confirmed.keys(), ...next.keys()])) upsert.run(pi.id, line, next.get(line) ?? 0);
+
+    const udi = instanceUdi(pi);
+    const last = db.prepare('SELECT MAX(timestamp) AS t FROM authorization_code WHERE instance_id = ?').get(pi.id) as {
+      t: number | null;
+    };
+    const at = opts.now().getTime();
+    // §6.3 step 5: the device accepts an update only with a newer timestamp, even under a pinned clock.
+    const timestamp = Math.max(at, (last.t ?? 0) + 1);
+    const allocation = new Map([...next].filter(([, n]) => n > 0));
+    const code = buildSlrCode(
+      { flag: SLR_FLAG, version: SLR_VERSION, piid: pi.piid, timestamp, entitlements: entitlements(db, allocation) },
+      udi,
+      loadAuthority(opts.home).privateKey,
+    );
+    const codeId = recordCode(db, pi.id, 'SLR', code, timestamp, 'pending', at);
+    db.prepare('INSERT INTO pending_update (instance_id, code_id, requested_at) VALUES (?, ?, ?)').run(pi.id, codeId, at);
+    db.prepare('UPDATE product_instance SET last_contact = ? WHERE id = ?').run(at, pi.id);
+    opts.deliver?.(code);
+    return code;
+  });
+}
+
+export interface ConfirmResult {
+  serial: string;
+  /** True when an update was in transit and is now complete. */
+  completed: boolean;
+}
+
+/**
+ * Takes the confirmation code the device printed when it installed the latest code.
+ * Completing an update makes the new counts the reservation and releases the surplus.
+ * With no update in transit, the first code's confirmation is accepted and recorded.
+ */
+export function confirm(opts: CssmEnv & { instance: string; code: string }): ConfirmResult {
+  const given = opts.code.trim().toLowerCase();
+  const db = database(opts);
+  return writeTransaction(db, () => {
+    const pi = findInstance(db, opts.instance);
+    requireSlr(pi, 'confirmed');
+    const udi = instanceUdi(pi);
+    const at = opts.now().getTime();
+    const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(pi.id) as
+      | { code_id: number }
+      | undefined;
+    const target = pending
+      ? (db.prepare('SELECT id, signature FROM authorization_code WHERE id = ?').get(pending.code_id) as CodeRow)
+      : (db
+          .prepare(`SELECT id, signature FROM authorization_code WHERE instance_id = ? AND state = 'current'`)
+          .get(pi.id) as CodeRow);
+    if (confirmationCode(udi, pi.piid, target.signature) !== given) {
+      throw new ExshError(
+        'cssm.wrongConfirmationCode',
+        `The confirmation code '${opts.code.trim()}' does not match the ${pending ? 'update in transit' : 'authorization code'} of product instance ${pi.udi_serial}; install that code on the device and enter the confirmation code it prints.`,
+      );
+    }
+    if (pending) {
+      db.prepare('UPDATE reservation SET confirmed = pending, pending = NULL WHERE instance_id = ?').run(pi.id);
+      db.prepare('DELETE FROM reservation WHERE instance_id = ? AND confirmed = 0').run(pi.id);
+      db.prepare(`UPDATE authorization_code SET state = 'superseded' WHERE instance_id = ? AND state = 'current'`).run(pi.id);
+      db.prepare(`UPDATE authorization_code SET state = 'current' WHERE id = ?`).run(target.id);
+      db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
+    }
+    db.prepare('UPDATE authorization_code SET confirmed_at = ? WHERE id = ?').run(at, target.id);
+    db.prepare('UPDATE product_instance SET last_contact = ? WHERE id = ?').run(at, pi.id);
+    return { serial: pi.udi_serial, completed: pending !== undefined };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// remove
+
+export interface RemoveSummary {
+  /** `UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0`, as CSSM names a product instance. */
+  udiLabel: string;
+  serial: string;
+  licencesReturned: number;
+  virtualAccount: string;
+  /** Which return the device made: of its installed code, or of one never installed. */
+  returnKind: 'installed' | 'unused';
+}
+
+/**
+ * Checks the return code against every code issued to the instance (or to every
+ * instance, without `instance`), releases all it held and deletes it.
+ */
+export function remove(opts: CssmEnv & { returnCode: string; instance?: string }): RemoveSummary {
+  try {
+    parseReturnCode(opts.returnCode);
+  } catch (e) {
+    if (isExshError(e)) throw new ExshError('cssm.returnCodeMistyped', e.message);
+    throw e;
+  }
+  const db = database(opts);
+  return writeTransaction(db, () => {
+    const candidates = opts.instance !== undefined ? [findInstance(db, opts.instance)] : allInstances(db);
+    const codesOf = db.prepare('SELECT signature FROM authorization_code WHERE instance_id = ? ORDER BY id DESC');
+    for (const pi of candidates) {
+      const udi = instanceUdi(pi);
+      for (const { signature } of codesOf.all(pi.id) as Array<{ signature: Buffer }>) {
+        const kind = returnCodeMatches(opts.returnCode, udi, pi.piid, signature);
+        if (!kind) continue;
+        const { n } = db
+          .prepare('SELECT COALESCE(SUM(MAX(confirmed, COALESCE(pending, 0))), 0) AS n FROM reservation WHERE instance_id = ?')
+          .get(pi.id) as { n: number };
+        db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
+        db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(pi.id);
+        db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(pi.id);
+        db.prepare('DELETE FROM product_instance WHERE id = ?').run(pi.id);
+        return { udiLabel: udiLabel(udi), serial: pi.udi_serial, licencesReturned: n, virtualAccount: pi.va, returnKind: kind };
+      }
+    }
+    throw new ExshError(
+      'cssm.returnCodeMismatch',
+      opts.instance !== undefined
+        ? `The return code does not match any authorization code issued to product instance ${candidates[0]!.udi_serial}.`
+        : 'The return code does not match any authorization code issued to a product instance in this smart account.',
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// instances
+
+export interface InstanceLicence {
+  license: string;
+  tag: string;
+  reserved: number;
+  /** The count the update in transit will leave, when one is. */
+  pending?: number;
+}
+
+export interface InstanceRow {
+  serial: string;
+  pid: string;
+  vid: string;
+  hostId: string;
+  udi: string;
+  piid: string;
+  productType: string;
+  reservationType: 'PLR' | 'SLR';
+  exportControl: boolean;
+  status: InstanceStatus;
+  virtualAccount: string;
+  /** ISO 8601. */
+  lastContact: string;
+  licenses: InstanceLicence[];
+}
+
+export function instances(opts: CssmEnv & { virtualAccount?: string }): InstanceRow[] {
+  const db = database(opts);
+  return readTransaction(db, () => {
+    const va = opts.virtualAccount !== undefined ? findVirtualAccount(db, opts.virtualAccount) : undefined;
+    const transit = db.prepare('SELECT 1 FROM pending_update WHERE instance_id = ?');
+    const held = db.prepare(
+      `SELECT l.tag AS tag, SUM(r.confirmed) AS reserved, SUM(COALESCE(r.pending, 0)) AS pending
+         FROM reservation r JOIN licence_line l ON l.id = r.line_id
+        WHERE r.instance_id = ? GROUP BY l.tag`,
+    );
+    return allInstances(db)
+      .filter((pi) => !va || pi.virtual_account_id === va.id)
+      .map((pi): InstanceRow => {
+        const inTransit = transit.get(pi.id) !== undefined;
+        const licences = (held.all(pi.id) as Array<{ tag: string; reserved: number; pending: number }>)
+          .map((h) => ({
+            license: catalogueEntry(h.tag)?.displayName ?? h.tag,
+            tag: h.tag,
+            reserved: h.reserved,
+            ...(inTransit ? { pending: h.pending } : {}),
+          }))
+          .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
+        const udi = instanceUdi(pi);
+        return {
+          serial: pi.udi_serial,
+          pid: pi.udi_pid,
+          vid: pi.udi_vid,
+          hostId: pi.host_id,
+          udi: formatUdi(udi),
+          piid: pi.piid,
+          productType: pi.product_type,
+          reservationType: pi.reservation_type,
+          exportControl: pi.export_control === 1,
+          status: inTransit ? 'In Transit' : 'Reserved Licenses',
+          virtualAccount: pi.va,
+          lastContact: new Date(pi.last_contact).toISOString(),
+          licenses: licences,
+        };
+      });
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+interface VirtualAccount {
+  id: number;
+  name: string;
+}
+
+interface InstanceRecord {
+  id: number;
+  virtual_account_id: number;
+  va: string;
+  udi_pid: string;
+  udi_serial: string;
+  udi_vid: string;
+  host_id: string;
+  piid: string;
+  product_type: string;
+  reservation_type: 'PLR' | 'SLR';
+  export_control: number;
+  last_contact: number;
+}
+
+interface CodeRow {
+  id: number;
+  signature: Buffer;
+}
+
+function database(env: CssmEnv): Db {
+  return openDatabase(env.home, {
+    account: DEFAULT_ACCOUNT,
+    virtualAccount: DEFAULT_VIRTUAL_ACCOUNT,
+    now: env.now(),
+  }).db;
+}
+
+/** A term line is usable through the whole of its end day (UTC). */
+function expiryCutoff(env: CssmEnv): number {
+  return env.now().getTime() - DAY_MS;
+}
+
+function catalogueOrder(tag: string): number {
+  const i = loadCatalogue().entitlements.findIndex((e) => e.tag === tag);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+function parseRequest(code: string): { udi: Udi; nonce: string } {
+  try {
+    return parseRequestCode(code);
+  } catch (e) {
+    if (isExshError(e)) throw new ExshError('cssm.requestMistyped', e.message);
+    throw e;
+  }
+}
+
+function plrEntry(exportControl: boolean): CatalogueEntry {
+  const kind: LicenceKind = exportControl ? 'plr-export' : 'plr';
+  const entry = loadCatalogue().entitlements.find((e) => e.kind === kind);
+  if (!entry) throw new ExshError('cssm.catalogueInvalid', `The licence catalogue has no licence of kind ${kind}.`, 3);
+  return entry;
+}
+
+function resolveRequests(
+  requested: LicenceRequest[],
+  { allowZero }: { allowZero: boolean },
+): Array<{ entry: CatalogueEntry; qty: number }> {
+  const seen = new Map<string, string>();
+  return requested.map(({ name, qty }) => {
+    const entry = resolveLicence(name);
+    if (!Number.isSafeInteger(qty) || qty < (allowZero ? 0 : 1)) {
+      throw new ExshError(
+        'cssm.badQuantity',
+        `The quantity for ${entry.displayName} must be a whole number of ${allowZero ? '0' : '1'} or more, not ${JSON.stringify(qty)}.`,
+      );
+    }
+    if (entry.kind === 'plr' || entry.kind === 'plr-export') {
+      throw new ExshError(
+        'cssm.plrOnly',
+        `${entry.displayName} is reserved with --plr${entry.kind === 'plr-export' ? ' --export-control' : ''}, not as a specific licence.`,
+      );
+    }
+    const earlier = seen.get(entry.tag);
+    if (earlier !== undefined) {
+      throw new ExshError('cssm.duplicateLicence', `${entry.displayName} is named twice ("${earlier}" and "${name}"); name each licence once.`);
+    }
+    seen.set(entry.tag, name);
+    return { entry, qty };
+  });
+}
+
+function findVirtualAccount(db: Db, name: string | undefined): VirtualAccount {
+  if (name === undefined) {
+    return db
+      .prepare(
+        `SELECT v.id AS id, v.name AS name FROM smart_account s JOIN virtual_account v ON v.id = s.default_virtual_account_id`,
+      )
+      .get() as VirtualAccount;
+  }
+  const va = db.prepare('SELECT id, name FROM virtual_account WHERE name = ?').get(name.trim()) as VirtualAccount | undefined;
+  if (va) return va;
+  const names = (db.prepare('SELECT name FROM virtual_account ORDER BY id').all() as VirtualAccount[]).map((v) => v.name);
+  throw new ExshError('cssm.unknownVirtualAccount', `There is no virtual account "${name}"; the smart account has ${names.join(', ')}.`);
+}
+
+const INSTANCE_SELECT = `SELECT p.*, v.name AS va FROM product_instance p JOIN virtual_account v ON v.id = p.virtual_account_id`;
+
+function findInstance(db: Db, serial: string): InstanceRecord {
+  const pi = db.prepare(`${INSTANCE_SELECT} WHERE p.udi_serial = ?`).get(serial.trim()) as InstanceRecord | undefined;
+  if (!pi) throw new ExshError('cssm.unknownInstance', `No product instance has serial number ${serial.trim()}.`);
+  return pi;
+}
+
+function allInstances(db: Db): InstanceRecord[] {
+  return db.prepare(`${INSTANCE_SELECT} ORDER BY p.id`).all() as InstanceRecord[];
+}
+
+function requireSlr(pi: InstanceRecord, what: string): void {
+  if (pi.reservation_type !== 'SLR') {
+    throw new ExshError(
+      'cssm.notSlr',
+      `Product instance ${pi.udi_serial} holds a Permanent License Reservation; only a Specific License Reservation can be ${what}.`,
+    );
+  }
+}
+
+function instanceUdi(pi: InstanceRecord): Udi {
+  return { pid: pi.udi_pid, serial: pi.udi_serial, vid: pi.udi_vid, hostId: pi.host_id };
+}
+
+export function udiLabel(u: Udi): string {
+  return `UDI_PID:${u.pid}; UDI_SN:${u.serial}; UDI_VID:${u.vid}`;
+}
+
+function supersedePending(db: Db, instanceId: number): void {
+  const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(instanceId) as
+    | { code_id: number }
+    | undefined;
+  if (!pending) return;
+  db.prepare(`UPDATE authorization_code SET state = 'superseded' WHERE id = ?`).run(pending.code_id);
+  db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(instanceId);
+  db.prepare('UPDATE reservation SET pending = NULL WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM reservation WHERE instance_id = ? AND confirmed = 0').run(instanceId);
+}
+
+/**
+ * Chooses the purchased lines for `qty` units of one licence: lines the instance already
+ * holds first (an update should not move it between lines), then perpetual lines, then
+ * term lines longest-lasting first (CSSM's LONGEST_TERM_FIRST). Expired lines are skipped.
+ */
+function allocate(
+  db: Db,
+  env: CssmEnv,
+  va: VirtualAccount,
+  entry: CatalogueEntry,
+  qty: number,
+  self: { id: number; confirmed: Map<number, number> } | null,
+): Map<number, number> {
+  const lines = db
+    .prepare(
+      `SELECT l.id AS id, l.quantity - COALESCE((
+                SELECT SUM(MAX(r.confirmed, COALESCE(r.pending, 0))) FROM reservation r
+                 WHERE r.line_id = l.id AND r.instance_id != ?), 0) AS free
+         FROM licence_line l
+        WHERE l.virtual_account_id = ? AND l.tag = ? AND (l.end_date IS NULL OR l.end_date > ?)
+        ORDER BY l.end_date IS NULL DESC, l.end_date DESC, l.id`,
+    )
+    .all(self?.id ?? -1, va.id, entry.tag, expiryCutoff(env)) as Array<{ id: number; free: number }>;
+  const available = lines.reduce((sum, l) => sum + Math.max(0, l.free), 0);
+  if (qty > available) {
+    throw new ExshError(
+      'cssm.insufficientBalance',
+      `Cannot reserve ${qty} ${entry.displayName} in virtual account ${va.name}: only ${available} available; ensure that you have a surplus of licences before reserving.`,
+    );
+  }
+  const taken = new Map<number, number>();
+  let remaining = qty;
+  const take = (id: number, limit: number): void => {
+    const n = Math.min(limit - (taken.get(id) ?? 0), remaining);
+    if (n <= 0) return;
+    taken.set(id, (taken.get(id) ?? 0) + n);
+    remaining -= n;
+  };
+  for (const l of lines) take(l.id, Math.min(self?.confirmed.get(l.id) ?? 0, l.free));
+  for (const l of lines) take(l.id, l.free);
+  return taken;
+}
+
+/** One entitlement per licence and date range, in catalogue order (§6.5). */
+function entitlements(db: Db, allocation: Map<number, number>): Entitlement[] {
+  const line = db.prepare('SELECT tag, start_date, end_date, subscription_id FROM licence_line WHERE id = ?');
+  const grouped = new Map<string, Entitlement & { order: number; start: number; end: number }>();
+  for (const [id, count] of allocation) {
+    if (count <= 0) continue;
+    const l = line.get(id) as { tag: string; start_date: number | null; end_date: number | null; subscription_id: string };
+    const entry = catalogueEntry(l.tag);
+    const term = l.start_date !== null && l.end_date !== null;
+    const startDate = term ? formatSlrDate(new Date(l.start_date!)) : '';
+    const endDate = term ? formatSlrDate(new Date(l.end_date!)) : '';
+    const key = `${l.tag}|${startDate}|${endDate}`;
+    const existing = grouped.get(key);
+    if (existing) {
+      existing.count += count;
+      continue;
+    }
+    grouped.set(key, {
+      tag: l.tag,
+      count,
+      startDate,
+      endDate,
+      licenseType: term ? 'TERM' : 'PERPETUAL',
+      displayName: entry?.displayName ?? l.tag,
+      tagDescription: entry?.description ?? '',
+      subscriptionId: l.subscription_id,
+      order: catalogueOrder(l.tag),
+      start: l.start_date ?? 0,
+      end: l.end_date ?? 0,
+    });
+  }
+  return [...grouped.values()]
+    .sort((a, b) => a.order - b.order || a.start - b.start || a.end - b.end)
+    .map(({ order: _order, start: _start, end: _end, ...e }) => e);
+}
+
+function recordCode(
+  db: Db,
+  instanceId: number,
+  kind: 'PLR' | 'SLR',
+  code: string,
+  timestamp: number,
+  state: 'current' | 'pending',
+  issuedAt: number,
+): number {
+  const signature = signatureBytes(parseAuthorizationCode(code));
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO authorization_code (instance_id, kind, code, signature, timestamp, state, issued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(instanceId, kind, code, signature, timestamp, state, issuedAt).lastInsertRowid,
+  );
+}
