@@ -3,7 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExshError, usageError } from '../errors.js';
 import type { Rng } from '../random.js';
-import { confirm, init, instances, licenses, remove, reserve, update, type CssmEnv, type LicenceRequest } from './service.js';
+import type { CssmEnv, LicenceRequest } from './service.js';
+
+// SQLite and the service load only when a cssm command runs: `exsh -c …` must start fast (§11).
+const service = () => import('./service.js');
 import { formatTable } from './table.js';
 
 /** What the `cssm` commands are given by the main program: nothing is read from globals. */
@@ -74,9 +77,10 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .option('--new-key', 'make a private authority key instead of the demo authority')
     .option('--account <name>', 'smart account name (new database only)')
     .option('--virtual-account <name>', 'virtual account that gets the stocked inventory (an empty one if the database exists)')
-    .action((o: { newKey?: boolean; account?: string; virtualAccount?: string }) => {
+    .action(async (o: { newKey?: boolean; account?: string; virtualAccount?: string }) => {
+      const svc = await service();
       const ctx = getCtx();
-      const r = init({ ...env(ctx), newKey: o.newKey === true, account: o.account, virtualAccount: o.virtualAccount });
+      const r = svc.init({ ...env(ctx), newKey: o.newKey === true, account: o.account, virtualAccount: o.virtualAccount });
       line(
         ctx.stdout,
         r.created
@@ -99,9 +103,10 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .description('table of licences: License, Purchased, In Use, Reserved, Balance')
     .option('--virtual-account <name>', 'virtual account (default: the smart account\'s default)')
     .option('--json', 'print a JSON array')
-    .action((o: { virtualAccount?: string; json?: boolean }) => {
+    .action(async (o: { virtualAccount?: string; json?: boolean }) => {
+      const svc = await service();
       const ctx = getCtx();
-      const rows = licenses({ ...env(ctx), virtualAccount: o.virtualAccount });
+      const rows = svc.licenses({ ...env(ctx), virtualAccount: o.virtualAccount });
       if (o.json) return json(ctx, rows);
       line(
         ctx.stdout,
@@ -122,11 +127,12 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .option('--virtual-account <name>', 'virtual account to reserve from')
     .option('--out <file>', 'write the code to a file instead of stdout')
     .action(
-      (o: { request?: string; plr?: boolean; exportControl?: boolean; license: string[]; virtualAccount?: string; out?: string }) => {
+      async (o: { request?: string; plr?: boolean; exportControl?: boolean; license: string[]; virtualAccount?: string; out?: string }) => {
+        const svc = await service();
         const ctx = getCtx();
         if (o.request === undefined) throw usageError('cssm.missingOption', 'cssm reserve needs --request <code>.');
         // --plr / --license / --export-control combinations are judged by reserve() itself.
-        const code = reserve({
+        const code = svc.reserve({
           ...env(ctx),
           request: o.request,
           plr: o.plr === true,
@@ -145,10 +151,11 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .option('--instance <serial>', 'the product instance (its serial number)')
     .option('--license <tag-or-name=qty>', 'new quantity, 0 to release (repeatable)', collect, [])
     .option('--out <file>', 'write the code to a file instead of stdout')
-    .action((o: { instance?: string; license: string[]; out?: string }) => {
+    .action(async (o: { instance?: string; license: string[]; out?: string }) => {
+      const svc = await service();
       const ctx = getCtx();
       if (o.instance === undefined) throw usageError('cssm.missingOption', 'cssm update needs --instance <serial>.');
-      const code = update({
+      const code = svc.update({
         ...env(ctx),
         instance: o.instance,
         licenses: o.license.map(parseLicenceArgument),
@@ -162,11 +169,12 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .description('enter the confirmation code the device printed, completing an update')
     .option('--instance <serial>', 'the product instance (its serial number)')
     .option('--code <hex>', 'the 8-character confirmation code')
-    .action((o: { instance?: string; code?: string }) => {
+    .action(async (o: { instance?: string; code?: string }) => {
+      const svc = await service();
       const ctx = getCtx();
       if (o.instance === undefined) throw usageError('cssm.missingOption', 'cssm confirm needs --instance <serial>.');
       if (o.code === undefined) throw usageError('cssm.missingOption', 'cssm confirm needs --code <hex>.');
-      const r = confirm({ ...env(ctx), instance: o.instance, code: o.code });
+      const r = svc.confirm({ ...env(ctx), instance: o.instance, code: o.code });
       line(
         ctx.stdout,
         r.completed
@@ -180,10 +188,11 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .description('check a return code, release the instance\'s licences and delete it')
     .option('--return-code <code>', 'the return code from the device')
     .option('--instance <serial>', 'only look at this product instance')
-    .action((o: { returnCode?: string; instance?: string }) => {
+    .action(async (o: { returnCode?: string; instance?: string }) => {
+      const svc = await service();
       const ctx = getCtx();
       if (o.returnCode === undefined) throw usageError('cssm.missingOption', 'cssm remove needs --return-code <code>.');
-      const r = remove({ ...env(ctx), returnCode: o.returnCode, instance: o.instance });
+      const r = svc.remove({ ...env(ctx), returnCode: o.returnCode, instance: o.instance });
       const n = r.licencesReturned;
       line(ctx.stdout, `Product instance ${r.udiLabel} removed; ${n} licence${n === 1 ? '' : 's'} returned to ${r.virtualAccount}.`);
     });
@@ -193,9 +202,10 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
     .description('table of product instances with reservation status and last contact')
     .option('--virtual-account <name>', 'only this virtual account')
     .option('--json', 'print a JSON array')
-    .action((o: { virtualAccount?: string; json?: boolean }) => {
+    .action(async (o: { virtualAccount?: string; json?: boolean }) => {
+      const svc = await service();
       const ctx = getCtx();
-      const rows = instances({ ...env(ctx), virtualAccount: o.virtualAccount });
+      const rows = svc.instances({ ...env(ctx), virtualAccount: o.virtualAccount });
       if (o.json) return json(ctx, rows);
       if (rows.length === 0) return line(ctx.stdout, 'No product instances.');
       line(
