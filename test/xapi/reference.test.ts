@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { commandTree } from '../../src/device/index.js';
+import { commandReference } from '../../src/xapi/reference.js';
+
+describe('docs/commands.md', () => {
+  it('matches the command tree (run `npm run docs` after changing the tree)', () => {
+    const committed = readFileSync(new URL('../../docs/commands.md', import.meta.url), 'utf8');
+    expect(committed).toBe(commandReference(commandTree()));
+  });
+
+  it('lists every configuration leaf and command', () => {
+    const text = commandReference(commandTree());
+    for (const leaf of commandTree().configLeaves()) expect(text).toContain(`\`${leaf.path.join(' ')}\``);
+    for (const c of commandTree().commandList()) expect(text).toContain(`### xCommand ${c.path.join(' ')}`);
+  });
+});
