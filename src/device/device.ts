@@ -130,7 +130,7 @@ export class Device {
    * lock-free; what became due is persisted by the next write.
    */
   view<T>(fn: (ctx: DeviceContext) => T): T {
-    const base = this.ensure();
+    const base = this.tx ? this.tx.draft : this.ensure();
     if (catchUps.length === 0) return fn(this.context(base, 'read'));
     const ctx = this.context(structuredClone(base), 'read');
     for (const c of catchUps) c(ctx);
@@ -142,20 +142,82 @@ export class Device {
    * returning. If fn throws, nothing is written.
    */
   mutate<T>(fn: (ctx: DeviceContext) => T): T {
+    if (this.batching) {
+      const tx = this.tx ?? this.begin();
+      const before = JSON.stringify(tx.draft);
+      const draft = structuredClone(tx.draft);
+      const result = this.apply(draft, fn);
+      if (JSON.stringify(draft) !== before) {
+        draft.generation += 1;
+        tx.draft = draft;
+        tx.dirty = true;
+      }
+      return result;
+    }
     this.ensure();
     return this.store.withLock(() => {
-      const current = this.store.read();
-      if (!current) throw new ExshError('device.gone', `Device '${this.name}' was removed by another process.`, 3);
+      const current = this.load();
       const before = JSON.stringify(current);
       const draft = structuredClone(current);
-      const ctx = this.context(draft, 'write');
-      for (const c of catchUps) c(ctx);
-      const result = fn(ctx);
+      const result = this.apply(draft, fn);
       if (JSON.stringify(draft) !== before) {
         draft.generation = current.generation + 1;
         this.store.write(draft);
       }
       return result;
     });
+  }
+
+  private apply<T>(draft: DeviceState, fn: (ctx: DeviceContext) => T): T {
+    const ctx = this.context(draft, 'write');
+    for (const c of catchUps) c(ctx);
+    return fn(ctx);
+  }
+
+  private load(): DeviceState {
+    const current = this.store.read();
+    if (!current) throw new ExshError('device.gone', `Device '${this.name}' was removed by another process.`, 3);
+    return current;
+  }
+
+  private batching = false;
+  private tx: { draft: DeviceState; dirty: boolean } | undefined;
+
+  private begin(): { draft: DeviceState; dirty: boolean } {
+    this.ensure();
+    this.store.lock();
+    try {
+      this.tx = { draft: structuredClone(this.load()), dirty: false };
+    } catch (e) {
+      this.store.unlock();
+      throw e;
+    }
+    return this.tx;
+  }
+
+  /**
+   * Group commit for a burst of requests (one chunk of batch input): the first state
+   * change takes the lock, later ones in the burst apply to the same working copy
+   * (each still all-or-nothing, each advancing the generation exactly as single
+   * writes would), and one atomic write lands before any of the burst's replies is
+   * printed. Other processes wait on the lock meanwhile, so no update is lost.
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.batching) return fn();
+    this.batching = true;
+    try {
+      return await fn();
+    } finally {
+      this.batching = false;
+      const tx = this.tx;
+      this.tx = undefined;
+      if (tx) {
+        try {
+          if (tx.dirty) this.store.write(tx.draft);
+        } finally {
+          this.store.unlock();
+        }
+      }
+    }
   }
 }

@@ -195,22 +195,24 @@ export class DeviceStore {
 
   /** Runs fn holding the cross-process lock (re-entrant within this process). */
   withLock<T>(fn: () => T): T {
-    if (this.lockDepth > 0) {
-      this.lockDepth++;
-      try {
-        return fn();
-      } finally {
-        this.lockDepth--;
-      }
-    }
-    this.acquire();
-    this.lockDepth = 1;
+    this.lock();
     try {
       return fn();
     } finally {
-      this.lockDepth = 0;
-      this.release();
+      this.unlock();
     }
+  }
+
+  /** Takes the cross-process lock (re-entrant); pair every call with unlock(). */
+  lock(): void {
+    if (this.lockDepth === 0) this.acquire();
+    this.lockDepth++;
+  }
+
+  unlock(): void {
+    if (this.lockDepth === 0) return;
+    this.lockDepth--;
+    if (this.lockDepth === 0) this.release();
   }
 
   private acquire(): void {

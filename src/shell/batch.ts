@@ -59,11 +59,12 @@ export async function runStream(
   };
   try {
     for await (const chunk of input) {
-      const stop = await runItems(session, reader.push(chunk), opts, acc);
+      // The burst's state changes are committed (on disk) before its replies are written.
+      const stop = await session.device.batch(() => runItems(session, reader.push(chunk), opts, acc));
       await flush();
       if (stop) return;
     }
-    await runItems(session, reader.end(), opts, acc);
+    await session.device.batch(() => runItems(session, reader.end(), opts, acc));
   } finally {
     // What ran before a store error (exit 3) is still shown.
     await flush();
