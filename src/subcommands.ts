@@ -4,6 +4,7 @@
  */
 import { registerSubcommands } from './cli.js';
 import { registerCssmCommands } from './cssm/cli.js';
+import './trust/cli.js';
 
 registerSubcommands((program, ctx) => {
   registerCssmCommands(program, () => {

@@ -1,5 +1,6 @@
 import { CommandTree } from '../xapi/schema.js';
 import * as licensing from './licensing.js';
+import * as reservation from './reservation.js';
 import * as simulator from './simulator.js';
 import * as systemUnit from './systemunit.js';
 
@@ -14,6 +15,7 @@ export function commandTree(): CommandTree {
   tree = new CommandTree();
   systemUnit.register(tree);
   licensing.register(tree);
+  reservation.register(tree);
   simulator.register(tree);
   return tree;
 }
