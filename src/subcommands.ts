@@ -5,6 +5,8 @@
 import { registerSubcommands } from './cli.js';
 import { registerCssmCommands } from './cssm/cli.js';
 import './trust/cli.js';
+import './reset/cli.js';
+import './backup/cli.js';
 
 registerSubcommands((program, ctx) => {
   registerCssmCommands(program, () => {

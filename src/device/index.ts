@@ -1,6 +1,10 @@
 import { CommandTree } from '../xapi/schema.js';
+import * as alarms from './alarms.js';
+import * as brand from './brand.js';
 import * as licensing from './licensing.js';
+import * as optionKeys from './optionkeys.js';
 import * as reservation from './reservation.js';
+import * as reset from './reset.js';
 import * as simulator from './simulator.js';
 import * as systemUnit from './systemunit.js';
 
@@ -16,6 +20,10 @@ export function commandTree(): CommandTree {
   systemUnit.register(tree);
   licensing.register(tree);
   reservation.register(tree);
+  brand.register(tree);
+  optionKeys.register(tree);
+  alarms.register(tree);
+  reset.register(tree);
   simulator.register(tree);
   return tree;
 }

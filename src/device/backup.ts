@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { ExshError } from '../errors.js';
+import { clearAlarm } from './alarms.js';
+import type { DeviceContext } from './context.js';
+import { newDeviceState } from './device.js';
+import { isMicrosoftInteropKey, OPTION_KEYS_SECTION, type OptionKeySection } from './optionkeys.js';
+import { sectionRetentionOf, sectionsRetainedBy } from './reset.js';
+import { SCHEMA_VERSION, type DeviceState, type Identity } from './state.js';
+import { validateState } from './store.js';
+import { productName } from './systemunit.js';
+
+/**
+ * Backup and restore (§8.4). A backup is a versioned JSON document carrying the whole
+ * device state, identity included, with a SHA-256 digest over the canonical JSON of
+ * its payload: a changed byte is caught before anything is restored. (The digest
+ * detects damage and hand edits; it is not a signature — anyone can recompute it.)
+ *
+ * Same system (same UDI): everything comes back, smart licensing registration and
+ * reservation included. Different system: configuration comes back but the target
+ * keeps its identity, its option keys (they are bound to its serial number) and its
+ * evaluation period; registration and reservation are not restored, so the product
+ * must register again.
+ */
+
+export const BACKUP_FORMAT = 'exsh-backup';
+export const BACKUP_VERSION = 1;
+
+export interface BackupPayload {
+  createdAt: string;
+  deviceName: string;
+  udi: string;
+  state: DeviceState;
+}
+
+export interface BackupDocument {
+  format: typeof BACKUP_FORMAT;
+  version: number;
+  payload: BackupPayload;
+  /** SHA-256 (hex) of canonicalJson(payload). */
+  sha256: string;
+}
+
+export function udiOf(id: Identity): string {
+  return `P:${id.pid},S:${id.serial},V:${id.vid},H:${id.hostId}`;
+}
+
+/** JSON with object keys sorted at every level and no whitespace: one text per value. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function digestOf(payload: BackupPayload): string {
+  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+export function createBackup(state: DeviceState, deviceName: string, at: Date): BackupDocument {
+  const payload: BackupPayload = { createdAt: at.toISOString(), deviceName, udi: udiOf(state.identity), state: structuredClone(state) };
+  return { format: BACKUP_FORMAT, version: BACKUP_VERSION, payload, sha256: digestOf(payload) };
+}
+
+export function serializeBackup(doc: BackupDocument): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function corrupt(file: string, detail: string): ExshError {
+  return new ExshError('backup.corrupt', `The backup ${file} is corrupt (${detail}); nothing was restored.`);
+}
+
+/** Parses and verifies a backup; throws backup.corrupt / backup.newerVersion / backup.tampered. */
+export function parseBackup(text: string, file: string): BackupDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, `it is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(raw) || raw.format !== BACKUP_FORMAT) throw corrupt(file, 'it is not an exsh backup');
+  if (typeof raw.version !== 'number' || !Number.isInteger(raw.version) || raw.version < 1) throw corrupt(file, 'its version is missing');
+  if (raw.version > BACKUP_VERSION) {
+    throw new ExshError(
+      'backup.newerVersion',
+      `The backup ${file} was made by a newer exsh (backup version ${raw.version}; this exsh reads up to ${BACKUP_VERSION}); nothing was restored.`,
+    );
+  }
+  if (!isObject(raw.payload) || typeof raw.sha256 !== 'string') throw corrupt(file, 'its payload or digest is missing');
+  const payload = raw.payload as unknown as BackupPayload;
+  if (digestOf(payload) !== raw.sha256.toLowerCase()) {
+    throw new ExshError('backup.tampered', `The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored.`);
+  }
+  const state = payload.state as unknown;
+  if (isObject(state) && typeof state.schemaVersion === 'number' && state.schemaVersion > SCHEMA_VERSION) {
+    throw new ExshError(
+      'backup.newerVersion',
+      `The backup ${file} holds a device of schema ${state.schemaVersion}, newer than this exsh's ${SCHEMA_VERSION}; nothing was restored.`,
+    );
+  }
+  if (!isObject(state) || state.schemaVersion !== SCHEMA_VERSION) throw corrupt(file, 'its device state has an unknown schema version');
+  const err = validateState(state);
+  if (err) throw corrupt(file, err);
+  if (typeof payload.udi !== 'string' || payload.udi !== udiOf((state as unknown as DeviceState).identity)) {
+    throw corrupt(file, 'its UDI does not match the device state');
+  }
+  return raw as unknown as BackupDocument;
+}
+
+export interface RestoreOutcome {
+  sameSystem: boolean;
+  backupUdi: string;
+  targetUdi: string;
+  /** Registration / reservation sections that a different system did not take. */
+  smartLicensingDropped: boolean;
+  product: string;
+  smartLicensing: boolean;
+}
+
+/** Restores a verified backup onto ctx.state, as one state change. */
+export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreOutcome {
+  const target = ctx.state;
+  const source = doc.payload.state;
+  const now = ctx.now();
+  const sameSystem = udiOf(target.identity) === udiOf(source.identity);
+  if (target.brand === 'Expressway' && source.brand === 'VCS') {
+    throw new ExshError(
+      'backup.vcsOntoExpressway',
+      'This backup is of a Cisco VCS and this system is an Expressway: only a factory reset returns it to Cisco VCS. Reset it first, then restore.',
+    );
+  }
+
+  const next = structuredClone(source);
+  next.identity = structuredClone(target.identity);
+  next.createdAt = target.createdAt;
+  next.software = target.software;
+  next.clock = structuredClone(target.clock);
+  next.generation = target.generation;
+  next.bootedAt = now.toISOString();
+  // History of this hardware is not rolled back by a restore.
+  if (target.lastReset === undefined) delete next.lastReset;
+  else next.lastReset = structuredClone(target.lastReset);
+  // Sections that survive everything (simulator controls, trust) stay the target's.
+  for (const key of Object.keys(next)) if (sectionRetentionOf(key) === 'always' && !(key in target)) delete next[key];
+  for (const key of Object.keys(target)) if (sectionRetentionOf(key) === 'always') next[key] = structuredClone(target[key]);
+
+  let smartLicensingDropped = false;
+  if (!sameSystem) {
+    const fresh = newDeviceState(ctx.rng, now, next.brand, next.type);
+    for (const key of sectionsRetainedBy('smart-licensing')) {
+      if (next[key] !== undefined && JSON.stringify(next[key]) !== JSON.stringify(fresh[key])) smartLicensingDropped = true;
+      if (fresh[key] === undefined) delete next[key];
+      else next[key] = fresh[key];
+    }
+    next.licensing = {
+      enabled: next.brand === 'Expressway',
+      evaluationStartedAt: target.brand === 'Expressway' ? target.licensing.evaluationStartedAt : now.toISOString(),
+    };
+    if (target[OPTION_KEYS_SECTION] === undefined) delete next[OPTION_KEYS_SECTION];
+    else next[OPTION_KEYS_SECTION] = structuredClone(target[OPTION_KEYS_SECTION]);
+    delete next.smartLicensingOffline;
+    clearAlarm(next, 30042);
+    clearAlarm(next, 30044);
+  } else if (next.brand === 'Expressway') {
+    // §8.3: a deleted Microsoft Interoperability key cannot come back, not even from a backup.
+    const mine = target[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
+    const theirs = next[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
+    if (mine?.msInteropDeleted && theirs) {
+      theirs.keys = theirs.keys.filter((k) => !isMicrosoftInteropKey(k.key));
+      theirs.msInteropDeleted = true;
+    }
+  }
+
+  for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
+  Object.assign(target, next);
+  return { sameSystem, backupUdi: doc.payload.udi, targetUdi: udiOf(target.identity), smartLicensingDropped, product: productName(target), smartLicensing: target.brand === 'Expressway' };
+}

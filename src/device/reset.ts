@@ -1,0 +1,406 @@
+import { usageError } from '../errors.js';
+import type { CommandTree, StatusObject } from '../xapi/schema.js';
+import { ALARMS, clearAlarm, raiseAlarm, type AlarmId } from './alarms.js';
+import type { DeviceContext } from './context.js';
+import { newDeviceState, registerCatchUp } from './device.js';
+import type { Brand, DeviceState, ProductType } from './state.js';
+import { registerStateValidator } from './store.js';
+import { productName } from './systemunit.js';
+
+/**
+ * The root shell's `factory-reset` (§8.1, the seed's "Factory reset" passage): the
+ * questions in the seed's order and wording, which answers keep what, and the reset
+ * itself as one pure state change. Prompting and printing live in src/reset/cli.ts.
+ */
+
+// ---------------------------------------------------------------------------
+// The questions
+
+export const RESET_ITEMS = [
+  { name: 'brand-type', question: 'Keep brand and type of the device', label: 'brand and type', status: 'BrandAndType' },
+  { name: 'smart-licensing', question: 'Keep smart licensing settings', label: 'smart licensing settings', status: 'SmartLicensing' },
+  { name: 'fips', question: 'Keep FIPS 140 configuration', label: 'FIPS 140 configuration', status: 'Fips' },
+  { name: 'ip', question: 'Keep IP configuration', label: 'IP configuration', status: 'IP' },
+  {
+    name: 'management',
+    question: 'Keep dedicated management interface configuration',
+    label: 'dedicated management interface configuration',
+    status: 'ManagementInterface',
+  },
+  { name: 'ssh-keys', question: 'Keep ssh keys', label: 'ssh keys', status: 'SshKeys' },
+  {
+    name: 'certificates',
+    question: 'Keep server certificate, associated key and CA trust store',
+    label: 'server certificate, associated key and CA trust store',
+    status: 'Certificates',
+  },
+  { name: 'passwords', question: 'Keep root and admin passwords', label: 'root and admin passwords', status: 'Passwords' },
+  { name: 'logs', question: 'Save log files', label: 'log files', status: 'LogFiles' },
+] as const;
+
+export type ResetName = (typeof RESET_ITEMS)[number]['name'];
+export type ResetItem = (typeof RESET_ITEMS)[number];
+export const RESET_NAMES: readonly ResetName[] = RESET_ITEMS.map((i) => i.name);
+
+export const FINAL_QUESTION = 'Are you sure you want to continue';
+export const BANNER = [
+  '*****',
+  'Warning! This operation resets the unit to factory default settings!',
+  '*****',
+  '',
+  'To cancel operation before final confirmation press Ctrl+C',
+];
+
+/** A question as the device prints it, before the answer. */
+export function promptText(question: string): string {
+  return `${question} [YES/NO]?`;
+}
+
+/** The device accepts YES/NO in any case; y/n as a courtesy. */
+export function parseYesNo(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'yes' || t === 'y') return true;
+  if (t === 'no' || t === 'n') return false;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// What each answer keeps. Subsystems declare which of their state belongs where.
+
+/** A reset category, or 'always' (survives every reset) / 'never' (back to defaults). */
+export type Retention = ResetName | 'always' | 'never';
+
+const sectionRetention = new Map<string, Retention>([
+  ['reservation', 'smart-licensing'],
+  ['registration', 'smart-licensing'],
+  ['optionKeys', 'never'],
+  // The CSSM keys the device trusts (§6.7): its "CA trust store".
+  ['trustStore', 'certificates'],
+]);
+/** Which reset answer keeps a state section (`state.reservation`, …). Unlisted sections go back to defaults. */
+export function registerResetSection(key: string, retention: Retention): void {
+  sectionRetention.set(key, retention);
+}
+export function sectionRetentionOf(key: string): Retention {
+  return sectionRetention.get(key) ?? 'never';
+}
+/** The state sections an answer keeps (e.g. every 'smart-licensing' section). */
+export function sectionsRetainedBy(retention: Retention): string[] {
+  return [...sectionRetention].filter(([, r]) => r === retention).map(([k]) => k);
+}
+
+const configRetention: Array<[prefix: string, retention: Retention]> = [
+  ['License Smart', 'smart-licensing'],
+  ['IP', 'ip'],
+];
+/** Which reset answer keeps the configuration leaves under a path prefix ('IP', 'License Smart'). */
+export function registerResetConfig(prefix: string, retention: Retention): void {
+  configRetention.push([prefix, retention]);
+}
+/** The longest registered prefix decides; unlisted leaves go back to defaults. */
+export function configRetentionOf(key: string): Retention {
+  let best: [string, Retention] | undefined;
+  for (const entry of configRetention) {
+    const [prefix] = entry;
+    if ((key === prefix || key.startsWith(`${prefix} `)) && (!best || prefix.length > best[0].length)) best = entry;
+  }
+  return best?.[1] ?? 'never';
+}
+
+/** The core document's own keys; everything else is a subsystem section. */
+const CORE_KEYS = new Set([
+  'schemaVersion',
+  'identity',
+  'brand',
+  'type',
+  'software',
+  'createdAt',
+  'bootedAt',
+  'clock',
+  'generation',
+  'config',
+  'licensing',
+  'alarms',
+  'lastReset',
+  'smartLicensingOffline',
+]);
+
+// ---------------------------------------------------------------------------
+// Planning: flags and lists → which questions to ask
+
+export interface ResetRequest {
+  /** -v: ask only about brand and type (plus -t's question if given). */
+  brandType?: boolean;
+  /** -t: ask only about smart licensing settings (plus -v's). */
+  smartLicensing?: boolean;
+  /** -o: removed in X14.2; refused. */
+  optionKeys?: boolean;
+  /** --yes: answers the final confirmation. */
+  yes?: boolean;
+  /** --keep / --discard, each a comma-separated list, possibly repeated. */
+  keep?: readonly string[];
+  discard?: readonly string[];
+}
+
+export interface ResetStep {
+  item: ResetItem;
+  /** Given by --keep/--discard; undefined → asked. */
+  answer?: boolean;
+}
+
+export interface ResetPlan {
+  brand: Brand;
+  /** The questions in scope, in the seed's order. Out-of-scope answers are "no". */
+  steps: ResetStep[];
+  confirmed: boolean;
+}
+
+export const OPTION_KEYS_FLAG_REMOVED =
+  'The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept.';
+
+function suggest(word: string): string {
+  const names = [...RESET_NAMES, 'all'];
+  const near = names.find((n) => n.startsWith(word) || word.startsWith(n) || distance(n, word) <= 2);
+  return near ? ` Did you mean '${near}'?` : '';
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const prev = d[i - 1] as number[];
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+function parseNames(lists: readonly string[] | undefined, option: string): Set<ResetName | 'all'> {
+  const out = new Set<ResetName | 'all'>();
+  for (const list of lists ?? []) {
+    const words = list.split(',').map((w) => w.trim().toLowerCase());
+    for (const w of words) {
+      if (w === '') throw usageError('reset.badList', `${option} takes a comma-separated list of names: ${RESET_NAMES.join(', ')} or all.`);
+      if (w !== 'all' && !(RESET_NAMES as readonly string[]).includes(w)) {
+        throw usageError('reset.unknownName', `Unknown name '${w}' in ${option}: use ${RESET_NAMES.join(', ')} or all.${suggest(w)}`);
+      }
+      out.add(w as ResetName | 'all');
+    }
+  }
+  return out;
+}
+
+/** Items that apply to a brand: a Cisco VCS has no smart licensing question (its reset is unchanged). */
+export function applicableItems(brand: Brand): ResetItem[] {
+  return RESET_ITEMS.filter((i) => brand === 'Expressway' || i.name !== 'smart-licensing');
+}
+
+export function planReset(brand: Brand, req: ResetRequest): ResetPlan {
+  if (req.optionKeys) throw usageError('reset.optionKeysFlagRemoved', OPTION_KEYS_FLAG_REMOVED);
+  if (req.smartLicensing && brand === 'VCS') {
+    throw usageError(
+      'reset.noSmartLicensingOnVcs',
+      'The -t flag (keep smart licensing settings) is for Expressway: Cisco VCS has no Smart Licensing, and its factory reset is unchanged.',
+    );
+  }
+  const keep = parseNames(req.keep, '--keep');
+  const discard = parseNames(req.discard, '--discard');
+  if (keep.has('all') && discard.has('all')) throw usageError('reset.conflictingAnswers', 'all is in both --keep and --discard.');
+  const both = RESET_NAMES.filter((n) => keep.has(n) && discard.has(n));
+  if (both.length > 0) throw usageError('reset.conflictingAnswers', `${both.join(', ')} ${both.length === 1 ? 'is' : 'are'} in both --keep and --discard.`);
+  // A name wins over 'all' on the other side: --keep all --discard ip keeps everything but IP.
+  const given = (n: ResetName): boolean | undefined =>
+    keep.has(n) ? true : discard.has(n) ? false : keep.has('all') ? true : discard.has('all') ? false : undefined;
+  const named = (n: ResetName): boolean => keep.has(n) || discard.has(n);
+  const flagged = req.brandType === true || req.smartLicensing === true;
+  const inScope = (n: ResetName): boolean =>
+    !flagged || (n === 'brand-type' && req.brandType === true) || (n === 'smart-licensing' && req.smartLicensing === true) || named(n);
+  const steps = applicableItems(brand)
+    .filter((i) => inScope(i.name))
+    .map((item) => ({ item, answer: given(item.name) }));
+  return { brand, steps, confirmed: req.yes === true };
+}
+
+/** What still has to be asked: the unanswered questions, then the final confirmation. */
+export function missingAnswers(plan: ResetPlan): string[] {
+  const out: string[] = plan.steps.filter((s) => s.answer === undefined).map((s) => s.item.question);
+  if (!plan.confirmed) out.push(FINAL_QUESTION);
+  return out;
+}
+
+export function missingAnswersError(plan: ResetPlan, why: string) {
+  const parts = plan.steps.filter((s) => s.answer === undefined).map((s) => `${s.item.name} ("${s.item.question}")`);
+  if (!plan.confirmed) parts.push(`the final confirmation ("${FINAL_QUESTION}")`);
+  return usageError(
+    'reset.missingAnswer',
+    `factory-reset cannot ask ${why}; missing ${parts.length === 1 ? 'answer' : 'answers'}: ${parts.join(', ')}. Give them with --keep/--discard <names> and --yes.`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// The reset
+
+export type ResetAnswers = Partial<Record<ResetName, boolean>>;
+
+export interface LastReset {
+  at: string;
+  count: number;
+  /** true kept, false returned to defaults, null not applicable (smart licensing on a VCS). */
+  answers: Record<ResetName, boolean | null>;
+}
+
+export interface SmartLicensingOffline {
+  since: string;
+}
+
+export interface ResetOutcome {
+  kept: ResetName[];
+  product: string;
+  brandChanged: boolean;
+  offline: boolean;
+  /** YES to smart licensing, but the system did not stay an Expressway. */
+  smartLicensingLost: boolean;
+}
+
+export const DNS_DOMAIN_KEY = 'IP DNS Domain Name';
+const OFFLINE_ALARMS: readonly AlarmId[] = [30042, 30044];
+
+export function isSmartLicensingOffline(state: DeviceState): boolean {
+  return state.smartLicensingOffline !== undefined;
+}
+
+/**
+ * The seed: after a reset that kept smart licensing, the device is offline until the
+ * DNS domain is configured, with alarms 30042 and 30044 up; they clear once it is.
+ */
+export function settleOffline(ctx: DeviceContext): void {
+  const state = ctx.state;
+  if (!isSmartLicensingOffline(state)) return;
+  const domain = state.config[DNS_DOMAIN_KEY];
+  if (typeof domain === 'string' && domain !== '') {
+    for (const id of OFFLINE_ALARMS) clearAlarm(state, id);
+    delete state.smartLicensingOffline;
+  }
+}
+
+/**
+ * Factory reset as one state change. `answers` covers the applicable questions; a
+ * missing answer means "no". Identity, the simulated clock and the device's birth
+ * survive; everything not kept returns to its factory default.
+ */
+export function applyFactoryReset(ctx: DeviceContext, answers: ResetAnswers): ResetOutcome {
+  const old = ctx.state;
+  const oldBrand = old.brand;
+  const now = ctx.now();
+  const wants = (n: ResetName) => answers[n] === true;
+  const brand: Brand = wants('brand-type') ? old.brand : 'VCS';
+  const type: ProductType = wants('brand-type') ? old.type : 'ExpresswayC';
+  // Smart licensing settings only mean something on a system that is still an Expressway.
+  const smartKept = brand === 'Expressway' && old.brand === 'Expressway' && wants('smart-licensing');
+  const keeps = (r: Retention): boolean => r === 'always' || (r !== 'never' && (r === 'smart-licensing' ? smartKept : wants(r)));
+
+  const next = newDeviceState(ctx.rng, now, brand, type);
+  next.identity = structuredClone(old.identity);
+  next.createdAt = old.createdAt;
+  next.software = old.software;
+  next.clock = structuredClone(old.clock);
+  next.generation = old.generation;
+  if (smartKept) next.licensing = structuredClone(old.licensing);
+
+  for (const [key, value] of Object.entries(old.config)) {
+    if (keeps(configRetentionOf(key))) next.config[key] = value;
+  }
+  for (const key of Object.keys(old)) {
+    if (CORE_KEYS.has(key)) continue;
+    if (keeps(sectionRetentionOf(key))) next[key] = structuredClone(old[key]);
+  }
+
+  const applicable = new Set(applicableItems(old.brand).map((i) => i.name));
+  const kept = (n: ResetName): boolean => (n === 'smart-licensing' ? smartKept : wants(n));
+  const previous = old.lastReset as LastReset | undefined;
+  const record: LastReset = {
+    at: now.toISOString(),
+    count: (previous?.count ?? 0) + 1,
+    answers: Object.fromEntries(RESET_NAMES.map((n) => [n, applicable.has(n) ? kept(n) : null])) as Record<ResetName, boolean | null>,
+  };
+  next.lastReset = record;
+
+  if (smartKept) {
+    next.smartLicensingOffline = { since: now.toISOString() } satisfies SmartLicensingOffline;
+    for (const id of OFFLINE_ALARMS) raiseAlarm(next, id, now);
+  }
+
+  // The working copy is replaced in place: the store writes ctx.state.
+  for (const key of Object.keys(old)) delete (old as Record<string, unknown>)[key];
+  Object.assign(old, next);
+  settleOffline(ctx);
+
+  return {
+    kept: RESET_NAMES.filter((n) => applicable.has(n) && kept(n)),
+    product: productName(ctx.state),
+    brandChanged: oldBrand !== brand,
+    offline: isSmartLicensingOffline(ctx.state),
+    smartLicensingLost: wants('smart-licensing') && !smartKept,
+  };
+}
+
+/** The closing lines: what was kept, what the system is now, and whether it is offline. */
+export function outcomeLines(o: ResetOutcome): string[] {
+  const labels = o.kept.map((n) => RESET_ITEMS.find((i) => i.name === n)?.label ?? n);
+  const lines = [
+    labels.length === 0
+      ? 'Factory reset done: everything was returned to factory default settings.'
+      : `Factory reset done: kept ${labels.join(', ')}; everything else was returned to factory default settings.`,
+    `The system restarted as ${o.product}.`,
+  ];
+  if (o.smartLicensingLost) {
+    lines.push('Smart licensing settings were not kept: brand and type were not kept, so the system is no longer an Expressway.');
+  }
+  if (o.offline) {
+    const ids = OFFLINE_ALARMS.map(String).join(' and ');
+    lines.push(`Smart Licensing is offline until the DNS domain is configured (alarms ${ids}: ${OFFLINE_ALARMS.map((id) => ALARMS[id].title).join('; ')}).`);
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------
+// State validation and status
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function validateResetSections(state: DeviceState): string | undefined {
+  const r = state.lastReset;
+  if (r !== undefined) {
+    if (!isObject(r) || typeof r.at !== 'string' || typeof r.count !== 'number' || !isObject(r.answers)) return 'lastReset is invalid';
+    for (const v of Object.values(r.answers)) if (v !== null && typeof v !== 'boolean') return 'lastReset.answers is invalid';
+  }
+  const o = state.smartLicensingOffline;
+  if (o !== undefined && (!isObject(o) || typeof o.since !== 'string')) return 'smartLicensingOffline is invalid';
+  return undefined;
+}
+
+function statusOf(state: DeviceState): StatusObject {
+  const r = state.lastReset as LastReset | undefined;
+  if (!r) return { Count: 0 };
+  const out: StatusObject = { Count: r.count, Time: r.at.replace(/\.\d{3}Z$/, 'Z') };
+  for (const item of RESET_ITEMS) {
+    const v = r.answers[item.name];
+    out[item.status] = v === null ? 'Not applicable' : item.name === 'logs' ? (v ? 'Saved' : 'Deleted') : v ? 'Kept' : 'Reset';
+  }
+  out.SmartLicensingOffline = isSmartLicensingOffline(state) ? 'True' : 'False';
+  return out;
+}
+
+export function register(tree: CommandTree): void {
+  registerStateValidator(validateResetSections);
+  registerCatchUp(settleOffline);
+  tree.addStatus({
+    name: 'FactoryReset',
+    help: 'The last factory reset: when, and what each answer kept (exsh records answers that have no other state here).',
+    build: (ctx) => statusOf(ctx.state),
+  });
+}
