@@ -198,7 +198,7 @@ export function installReservation(ctx: DeviceContext, text: string): InstallOut
     if (code.type !== installed.type) {
       throw new ExshError(
         'reservation.typeMismatch',
-        `A ${code.type} authorization code cannot update the ${TYPE_NAMES[installed.type]} installed on this system; return it first with ${CMD} Return.`,
+        `${code.type === 'SLR' ? 'An' : 'A'} ${code.type} authorization code cannot update the ${TYPE_NAMES[installed.type]} installed on this system; return it first with ${CMD} Return.`,
       );
     }
     if (installed.type === 'PLR') {

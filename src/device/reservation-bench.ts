@@ -1,0 +1,77 @@
+import { performance } from 'node:perf_hooks';
+import {
+  buildSlrCode,
+  derivePiid,
+  loadDemoAuthority,
+  makeNonce,
+  makeRequestCode,
+  SLR_FLAG,
+  SLR_VERSION,
+  type Entitlement,
+} from '../codes/index.js';
+import { seededRng } from '../random.js';
+import type { DeviceContext } from './context.js';
+import { newDeviceState } from './device.js';
+import { installReservation } from './reservation-engine.js';
+import { emptyReservation, RESERVATION_ENABLE_KEY } from './reservation-state.js';
+import './trust.js';
+
+export interface InstallBenchResult {
+  installs: number;
+  seconds: number;
+  perSecond: number;
+}
+
+const ENTITLEMENTS: Entitlement[] = [
+  {
+    tag: 'regid.2016-07.com.cisco.EXPWY_RMS,14.0_9cd40609-ea62-454f-a74d-2fc0a1d41cc0',
+    count: 4,
+    startDate: '',
+    endDate: '',
+    licenseType: 'PERPETUAL',
+    displayName: 'Expressway Rich Media Session',
+    tagDescription: 'Expressway Rich Media Session',
+    subscriptionId: '',
+  },
+  {
+    tag: 'regid.2019-11.com.cisco.EXPWY_ROOM_REG_TERM,14.0_4b66d8a6-f2f2-4cf5-875c-cff9eb6568d0',
+    count: 10,
+    startDate: '2026-Jan-01 UTC',
+    endDate: '2027-Jan-01 UTC',
+    licenseType: 'TERM',
+    displayName: 'Expressway Room Registration (Term)',
+    tagDescription: 'Expressway Room Registration (Term)',
+    subscriptionId: '',
+  },
+];
+
+/**
+ * §11: SLR installs per second in-process — the whole of Install on a device's working
+ * copy (canonical form, XML parse, signature against the trust store, UDI and request
+ * binding, the confirmation code and the state change), without the store's disk write,
+ * which the batch bar measures. Codes are signed beforehand: signing is CSSM's cost.
+ */
+export function benchInstalls(n: number): InstallBenchResult {
+  const rng = seededRng('bench', 'reservation');
+  const at = new Date('2026-03-01T10:00:00Z');
+  const state = newDeviceState(rng, at);
+  state.config[RESERVATION_ENABLE_KEY] = 'On';
+  const { pid, serial, vid, hostId } = state.identity;
+  const udi = { pid, serial, vid, hostId };
+  const key = loadDemoAuthority().privateKey;
+  const cases = Array.from({ length: n }, () => {
+    const nonce = makeNonce(rng);
+    const piid = derivePiid(udi, nonce);
+    const request = { nonce, code: makeRequestCode(udi, nonce), piid, requestedAt: at.toISOString() };
+    const code = buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at.getTime(), entitlements: ENTITLEMENTS }, udi, key);
+    return { request, code };
+  });
+  const ctx: DeviceContext = { deviceName: 'bench', state, now: () => at, rng, home: '' };
+  const start = performance.now();
+  for (const c of cases) {
+    state.reservation = { ...emptyReservation(), request: c.request };
+    installReservation(ctx, c.code);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { installs: n, seconds, perSecond: n / seconds };
+}

@@ -1,0 +1,172 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildPlrCode,
+  buildSlrCode,
+  derivePiid,
+  loadDemoAuthority,
+  makeNonce,
+  PLR_VERSION,
+  SLR_FLAG,
+  SLR_VERSION,
+  type Entitlement,
+  type Udi,
+} from '../../src/codes/index.js';
+import { closeDatabases } from '../../src/cssm/db.js';
+import { Device } from '../../src/device/device.js';
+import { commandTree } from '../../src/device/index.js';
+import { readReservation, type ReservationSection } from '../../src/device/reservation-state.js';
+import type { Brand } from '../../src/device/state.js';
+import { seededRng } from '../../src/random.js';
+import { Session } from '../../src/shell/session.js';
+import type { OutputMode } from '../../src/xapi/parser.js';
+
+/** In-process fixtures: a device on a temporary home with a pinned clock and seed, and code signers. */
+
+export const NOW = new Date('2026-03-01T10:00:00.000Z');
+export const T_ISSUED = Date.parse('2026-03-01T09:00:00.000Z');
+
+const homes: string[] = [];
+
+export function tempHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'exsh-resv-'));
+  homes.push(home);
+  return home;
+}
+
+export function cleanHomes(): void {
+  closeDatabases();
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+}
+
+export interface TestDevice {
+  home: string;
+  device: Device;
+  session: Session;
+  udi: Udi;
+  /** Runs one line (and optional multi-line body) and returns exactly what the session prints. */
+  run(line: string, body?: string): Promise<string>;
+  reservation(): Readonly<ReservationSection>;
+  /** The whole stored document, to assert that a refused command changed nothing. */
+  stored(): string;
+}
+
+export function testDevice(opts: { brand?: Brand; seed?: string; mode?: OutputMode; home?: string; name?: string } = {}): TestDevice {
+  const home = opts.home ?? tempHome();
+  const device = new Device({
+    home,
+    name: opts.name ?? 'expressway',
+    now: NOW,
+    seed: opts.seed ?? '1',
+    createAs: opts.brand ? { brand: opts.brand } : undefined,
+  });
+  const state = device.ensure();
+  const { pid, serial, vid, hostId } = state.identity;
+  const session = new Session({ device, tree: commandTree(), mode: opts.mode });
+  return {
+    home,
+    device,
+    session,
+    udi: { pid, serial, vid, hostId },
+    run: (line, body) => session.execute(body === undefined ? { line } : { line, body }),
+    reservation: () => readReservation(device.store.read()!),
+    stored: () => JSON.stringify(device.store.read()),
+  };
+}
+
+export const OK = '\nOK\n';
+
+/** The terminal reply of a refused command (§3.1), with its stable code. */
+export function errorReply(command: string, reason: string, code: string): string {
+  return `*r ${command}Result (status=Error):\n    Reason: ${JSON.stringify(reason)}\n    Code: "${code}"\n*r/end\n\nERROR\n`;
+}
+
+/** The request code a device printed (the second line of Request's reply). */
+export function requestCodeOf(reply: string): string {
+  const m = /^Enter the following reservation request code into the CSSM:\n(CB-\S+)\n\nOK\n$/.exec(reply);
+  if (!m) throw new Error(`not a Request reply: ${reply}`);
+  return m[1]!;
+}
+
+export function returnCodeOf(reply: string): string {
+  const m = /^Enter the following return code into the CSSM:\n(C\S+)\n\nOK\n$/.exec(reply);
+  if (!m) throw new Error(`not a return reply: ${reply}`);
+  return m[1]!;
+}
+
+// ---------------------------------------------------------------------------------------
+// signing codes as CSSM would (the demo authority unless a key is given)
+
+export const demoKey = (): KeyObject => loadDemoAuthority().privateKey;
+
+export function otherAuthority(): KeyObject {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+}
+
+export const RMS: Entitlement = {
+  tag: 'regid.2016-07.com.cisco.EXPWY_RMS,14.0_9cd40609-ea62-454f-a74d-2fc0a1d41cc0',
+  count: 4,
+  startDate: '',
+  endDate: '',
+  licenseType: 'PERPETUAL',
+  displayName: 'Expressway Rich Media Session',
+  tagDescription: 'Expressway Rich Media Session',
+  subscriptionId: '',
+};
+
+export const AAS: Entitlement = {
+  tag: 'regid.2016-07.com.cisco.EXPWY_AAS,14.0_cd0b1c2a-31ca-4705-897b-50937dfe9211',
+  count: 0,
+  startDate: '',
+  endDate: '',
+  licenseType: 'PERPETUAL',
+  displayName: 'Expressway Advanced Account Security',
+  tagDescription: 'Expressway Advanced Account Security',
+  subscriptionId: '',
+};
+
+export const RMS_TERM: Entitlement = {
+  tag: 'regid.2019-11.com.cisco.EXPWY_RMS_TERM,14.0_265196c5-474f-44d5-9d6e-205ed4c214b0',
+  count: 2,
+  startDate: '2025-Jan-01 UTC',
+  endDate: '2026-Dec-31 UTC',
+  licenseType: 'TERM',
+  displayName: 'Expressway Rich Media Session (Term)',
+  tagDescription: 'Expressway Rich Media Session (Term)',
+  subscriptionId: 'Sub123',
+};
+
+export function slrCode(
+  udi: Udi,
+  piid: string,
+  opts: { timestamp?: number; entitlements?: Entitlement[]; key?: KeyObject } = {},
+): string {
+  return buildSlrCode(
+    { flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: opts.timestamp ?? T_ISSUED, entitlements: opts.entitlements ?? [RMS] },
+    udi,
+    opts.key ?? demoKey(),
+  );
+}
+
+export function plrCode(udi: Udi, piid: string, opts: { timestamp?: number; exportControl?: boolean; key?: KeyObject } = {}): string {
+  return buildPlrCode(
+    { version: PLR_VERSION, exportControl: opts.exportControl ?? false, timestamp: opts.timestamp ?? T_ISSUED, piid },
+    udi,
+    opts.key ?? demoKey(),
+  );
+}
+
+/** The piid CSSM derives from a request code. */
+export function piidOf(udi: Udi, requestCode: string): string {
+  const nonce = /-A([1-9A-HJ-NP-Za-km-z]{8})-[0-9A-F]{2}$/.exec(requestCode)![1]!;
+  return derivePiid(udi, nonce);
+}
+
+/** A piid for a request this device never made (another nonce). */
+export function strangerPiid(udi: Udi, label = 'x'): string {
+  return derivePiid(udi, makeNonce(seededRng(label, 'stranger')));
+}
+
+export const ANOTHER_DEVICE: Udi = { pid: 'Expressway', serial: '0B070519', vid: '1.0', hostId: '320ac19c' };
