@@ -97,6 +97,9 @@ export async function runFactoryReset(
 
 interface InputPrompt {
   run(): Promise<string>;
+  prefix(): Promise<string>;
+  separator(): Promise<string>;
+  message(): Promise<string>;
 }
 type InputPromptClass = new (options: Record<string, unknown>) => InputPrompt;
 
@@ -108,12 +111,14 @@ async function terminalAsk(io: Io): Promise<Ask> {
     const prompt = new enquirer.Input({
       name: 'answer',
       message: promptText(question),
-      prefix: '',
-      separator: '',
       stdin: io.stdin,
       stdout: io.stdout,
       validate: (v: string) => parseYesNo(v) !== undefined || 'Please answer YES or NO.',
     });
+    // The device's line, not enquirer's "? … ›": no prefix symbol, separator or bold.
+    prompt.prefix = async () => '';
+    prompt.separator = async () => '';
+    prompt.message = async () => promptText(question);
     let text: string;
     try {
       text = await prompt.run();

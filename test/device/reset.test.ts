@@ -1,0 +1,295 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readReservation } from '../../src/device/reservation-state.js';
+import {
+  applyFactoryReset,
+  configRetentionOf,
+  missingAnswers,
+  outcomeLines,
+  planReset,
+  RESET_NAMES,
+  sectionRetentionOf,
+  type ResetAnswers,
+  type ResetRequest,
+} from '../../src/device/reset.js';
+import { isExshError } from '../../src/errors.js';
+import { piidOf, plrCode, requestCodeOf } from '../reservation/helpers.js';
+import { cleanHomes, testDevice, type TestDevice } from './helpers.js';
+
+afterEach(cleanHomes);
+
+const ALL_QUESTIONS = [
+  'Keep brand and type of the device',
+  'Keep smart licensing settings',
+  'Keep FIPS 140 configuration',
+  'Keep IP configuration',
+  'Keep dedicated management interface configuration',
+  'Keep ssh keys',
+  'Keep server certificate, associated key and CA trust store',
+  'Keep root and admin passwords',
+  'Save log files',
+];
+
+function usageCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isExshError(e) && e.exitCode === 2) return e.code;
+    throw e;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('planReset: flags and lists → the questions asked (§8.1)', () => {
+  const asked = (brand: 'Expressway' | 'VCS', req: ResetRequest) => missingAnswers(planReset(brand, req));
+  it.each<[string, 'Expressway' | 'VCS', ResetRequest, string[]]>([
+    ['no flags: the nine questions, then the final one', 'Expressway', {}, [...ALL_QUESTIONS, 'Are you sure you want to continue']],
+    ['a VCS has no smart licensing question', 'VCS', {}, [...ALL_QUESTIONS.filter((q) => !q.includes('smart')), 'Are you sure you want to continue']],
+    ['-v asks only brand and type', 'Expressway', { brandType: true }, ['Keep brand and type of the device', 'Are you sure you want to continue']],
+    ['-t asks only smart licensing', 'Expressway', { smartLicensing: true }, ['Keep smart licensing settings', 'Are you sure you want to continue']],
+    ['-v -t asks both, in order', 'Expressway', { smartLicensing: true, brandType: true }, ALL_QUESTIONS.slice(0, 2).concat('Are you sure you want to continue')],
+    ['-t --keep smart-licensing --yes asks nothing', 'Expressway', { smartLicensing: true, keep: ['smart-licensing'], yes: true }, []],
+    ['--keep all --yes asks nothing', 'Expressway', { keep: ['all'], yes: true }, []],
+    ['--keep ip,logs --discard fips asks the other six', 'Expressway', { keep: ['ip,logs'], discard: ['fips'] }, ALL_QUESTIONS.filter((q) => !/IP|log|FIPS/.test(q)).concat('Are you sure you want to continue')],
+    ['--yes alone still asks the nine', 'Expressway', { yes: true }, ALL_QUESTIONS],
+  ])('%s', (_what, brand, req, expected) => {
+    expect(asked(brand, req)).toEqual(expected);
+  });
+
+  it('a name beats all on the other side: --keep all --discard ip', () => {
+    const plan = planReset('Expressway', { keep: ['all'], discard: ['ip'], yes: true });
+    expect(Object.fromEntries(plan.steps.map((s) => [s.item.name, s.answer]))).toEqual({
+      'brand-type': true,
+      'smart-licensing': true,
+      fips: true,
+      ip: false,
+      management: true,
+      'ssh-keys': true,
+      certificates: true,
+      passwords: true,
+      logs: true,
+    });
+  });
+
+  it('with -v, a name given by --keep joins the scope; the rest are out of it (NO)', () => {
+    const plan = planReset('Expressway', { brandType: true, keep: ['ip'] });
+    expect(plan.steps.map((s) => [s.item.name, s.answer])).toEqual([
+      ['brand-type', undefined],
+      ['ip', true],
+    ]);
+  });
+
+  it.each<[string, 'Expressway' | 'VCS', ResetRequest, string]>([
+    ['-o was removed', 'Expressway', { optionKeys: true }, 'reset.optionKeysFlagRemoved'],
+    ['-o was removed on a VCS too', 'VCS', { optionKeys: true, yes: true }, 'reset.optionKeysFlagRemoved'],
+    ['-t on a VCS', 'VCS', { smartLicensing: true }, 'reset.noSmartLicensingOnVcs'],
+    ['an unknown name', 'Expressway', { keep: ['ipp'] }, 'reset.unknownName'],
+    ['an empty name', 'Expressway', { keep: ['ip,,fips'] }, 'reset.badList'],
+    ['a name on both sides', 'Expressway', { keep: ['ip'], discard: ['fips,ip'] }, 'reset.conflictingAnswers'],
+    ['all on both sides', 'Expressway', { keep: ['all'], discard: ['all'] }, 'reset.conflictingAnswers'],
+  ])('refuses %s (exit 2)', (_what, brand, req, code) => {
+    expect(usageCode(() => planReset(brand, req))).toBe(code);
+  });
+
+  it('suggests the name meant', () => {
+    expect(() => planReset('Expressway', { keep: ['ssh'] })).toThrow("Did you mean 'ssh-keys'?");
+  });
+});
+
+describe('retention registry defaults', () => {
+  it.each([
+    ['License Smart Transport Mode', 'smart-licensing'],
+    ['License Smart ReservationEnable', 'smart-licensing'],
+    ['IP DNS Domain Name', 'ip'],
+    ['IPX Something', 'never'],
+    ['SystemUnit Name', 'never'],
+    ['Services WebRTC Mode', 'never'],
+  ])('config %s → %s', (key, r) => expect(configRetentionOf(key)).toBe(r));
+  it.each([
+    ['reservation', 'smart-licensing'],
+    ['registration', 'smart-licensing'],
+    ['optionKeys', 'never'],
+    ['trustStore', 'certificates'],
+    ['somethingNew', 'never'],
+  ])('section %s → %s', (key, r) => expect(sectionRetentionOf(key)).toBe(r));
+});
+
+const ALL_NO: ResetAnswers = {};
+const allYes = (): ResetAnswers => Object.fromEntries(RESET_NAMES.map((n) => [n, true]));
+
+async function reserved(d: TestDevice): Promise<void> {
+  expect(await d.run('xconfiguration License Smart ReservationEnable: On')).toBe('\nOK\n');
+  const code = requestCodeOf(await d.run('xcommand License Smart Reservation Request'));
+  const { pid, serial, vid, hostId } = d.state().identity;
+  const udi = { pid, serial, vid, hostId };
+  expect(await d.run(`xcommand License Smart Reservation Install "${plrCode(udi, piidOf(udi, code))}"`)).toContain('Authorization code installed.');
+  expect(readReservation(d.state()).installed).not.toBeNull();
+}
+
+async function configured(d: TestDevice): Promise<void> {
+  for (const line of [
+    'xconfiguration License Smart Transport Mode: Proxy',
+    'xconfiguration License Smart Transport Proxy Address: proxy.example.com',
+    'xconfiguration IP DNS Domain Name: example.com',
+    'xconfiguration IP DNS Hostname: expe1',
+    'xconfiguration SystemUnit Name: "Lab Expressway"',
+  ]) {
+    expect(await d.run(line)).toBe('\nOK\n');
+  }
+}
+
+describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
+  it('all NO on an Expressway: brand Cisco VCS (type Expressway-C), everything default, identity kept', async () => {
+    const d = testDevice({ type: 'ExpresswayE' });
+    await configured(d);
+    await reserved(d);
+    const before = d.state();
+    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, ALL_NO));
+    const s = d.state();
+    expect(s.identity).toEqual(before.identity);
+    expect(s.createdAt).toBe(before.createdAt);
+    expect([s.brand, s.type, s.licensing.enabled]).toEqual(['VCS', 'ExpresswayC', false]);
+    expect(s.config).toEqual({});
+    expect(readReservation(s)).toEqual({ request: null, installed: null, lastConfirmationCode: '', lastReturnCode: '' });
+    expect(s.alarms).toEqual([]);
+    expect(outcome).toEqual({ kept: [], product: 'Cisco TelePresence VCS', brandChanged: true, offline: false, smartLicensingLost: false });
+    expect(outcomeLines(outcome)).toEqual([
+      'Factory reset done: everything was returned to factory default settings.',
+      'The system restarted as Cisco TelePresence VCS.',
+    ]);
+  });
+
+  it('smart licensing NO while still an Expressway: transport back to Direct, reservation gone', async () => {
+    const d = testDevice();
+    await configured(d);
+    await reserved(d);
+    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, ip: true }));
+    const s = d.state();
+    expect([s.brand, s.type, s.licensing.enabled]).toEqual(['Expressway', 'ExpresswayC', true]);
+    expect(s.config).toEqual({ 'IP DNS Domain Name': 'example.com', 'IP DNS Hostname': 'expe1' });
+    expect(await d.run('xconfiguration License Smart Transport Mode')).toBe('*c xConfiguration License Smart Transport Mode: Direct\n\nOK\n');
+    expect(readReservation(s).installed).toBeNull();
+    expect(s.alarms).toEqual([]);
+  });
+
+  it('smart licensing YES: configuration and reservation survive; offline with 30042 and 30044 until the DNS domain is set', async () => {
+    const d = testDevice();
+    await configured(d);
+    await reserved(d);
+    const licensing = d.state().licensing;
+    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, 'smart-licensing': true }));
+    expect(outcome.offline).toBe(true);
+    const s = d.state();
+    expect(s.licensing).toEqual(licensing);
+    expect(s.config).toEqual({
+      'License Smart Transport Mode': 'Proxy',
+      'License Smart Transport Proxy Address': 'proxy.example.com',
+      'License Smart ReservationEnable': 'On',
+    });
+    expect(readReservation(s).installed).not.toBeNull();
+    expect(await d.run('xstatus Alarm')).toBe(
+      [
+        '*s Alarm 1: /',
+        '    Id: 30042',
+        '    Title: "Smart Licensing registration is not working"',
+        '    Severity: "Warning"',
+        '    Status: "Active"',
+        '    RaisedAt: "2026-03-01T10:00:00Z"',
+        '*s/end',
+        '*s Alarm 2: /',
+        '    Id: 30044',
+        '    Title: "Smart Licensing authorization is not working"',
+        '    Severity: "Warning"',
+        '    Status: "Active"',
+        '    RaisedAt: "2026-03-01T10:00:00Z"',
+        '*s/end',
+        '',
+        'OK',
+        '',
+      ].join('\n'),
+    );
+    expect(outcomeLines(outcome)[2]).toBe(
+      'Smart Licensing is offline until the DNS domain is configured (alarms 30042 and 30044: Smart Licensing registration is not working; Smart Licensing authorization is not working).',
+    );
+    // Other configuration does not bring it online; the domain does.
+    await d.run('xconfiguration IP DNS Hostname: expe1');
+    expect(d.state().alarms.map((a) => a.id)).toEqual([30042, 30044]);
+    expect(await d.run('xconfiguration IP DNS Domain Name: example.com')).toBe('\nOK\n');
+    expect(await d.run('xstatus FactoryReset SmartLicensingOffline')).toBe('*s FactoryReset: /\n    SmartLicensingOffline: "False"\n*s/end\n\nOK\n');
+    expect(await d.run('xstatus Alarm')).toBe('\n\nOK\n');
+    expect(d.device.view((ctx) => [ctx.state.alarms, ctx.state.smartLicensingOffline])).toEqual([[], undefined]);
+    // Catch-ups run before a command, so the store records the clearing with the next write.
+    await d.run('xconfiguration SystemUnit Name: "Lab"');
+    expect(d.state().alarms).toEqual([]);
+    expect(d.state().smartLicensingOffline).toBeUndefined();
+    expect(readReservation(d.state()).installed).not.toBeNull();
+  });
+
+  it('smart licensing and IP both kept: the domain is still configured, so it is online at once', async () => {
+    const d = testDevice();
+    await configured(d);
+    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, 'smart-licensing': true, ip: true }));
+    expect(outcome.offline).toBe(false);
+    expect(d.state().alarms).toEqual([]);
+  });
+
+  it('smart licensing YES but brand not kept: the VCS keeps nothing of it', async () => {
+    const d = testDevice();
+    await configured(d);
+    await reserved(d);
+    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'smart-licensing': true }));
+    expect(d.state().brand).toBe('VCS');
+    expect(d.state().config).toEqual({});
+    expect(readReservation(d.state()).installed).toBeNull();
+    expect(d.state().alarms).toEqual([]);
+    expect(outcome.smartLicensingLost).toBe(true);
+    expect(outcomeLines(outcome)).toContain('Smart licensing settings were not kept: brand and type were not kept, so the system is no longer an Expressway.');
+  });
+
+  it('a Cisco VCS reset is unchanged: no smart licensing answer, option keys gone', async () => {
+    const d = testDevice({ brand: 'VCS' });
+    await d.run('xcommand OptionKey Add Key: 116341T00-1-AB12CD34');
+    d.mutate((ctx) => applyFactoryReset(ctx, allYes()));
+    const s = d.state();
+    expect(s.brand).toBe('VCS');
+    expect(s.optionKeys).toEqual({ keys: [] });
+    expect(s.lastReset).toMatchObject({ answers: { 'smart-licensing': null, 'brand-type': true } });
+    expect(await d.run('xstatus FactoryReset SmartLicensing')).toBe('*s FactoryReset: /\n    SmartLicensing: "Not applicable"\n*s/end\n\nOK\n');
+  });
+
+  it('every answer is observable in xStatus FactoryReset, and resets are counted', async () => {
+    const d = testDevice();
+    expect(await d.run('xstatus FactoryReset')).toBe('*s FactoryReset: /\n    Count: 0\n*s/end\n\nOK\n');
+    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, fips: true, 'ssh-keys': true, passwords: false, logs: true }));
+    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, management: true, certificates: true }));
+    expect(await d.run('xstatus FactoryReset')).toBe(
+      [
+        '*s FactoryReset: /',
+        '    Count: 2',
+        '    Time: "2026-03-01T10:00:00Z"',
+        '    BrandAndType: "Kept"',
+        '    SmartLicensing: "Reset"',
+        '    Fips: "Reset"',
+        '    IP: "Reset"',
+        '    ManagementInterface: "Kept"',
+        '    SshKeys: "Reset"',
+        '    Certificates: "Kept"',
+        '    Passwords: "Reset"',
+        '    LogFiles: "Deleted"',
+        '    SmartLicensingOffline: "False"',
+        '*s/end',
+        '',
+        'OK',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('the uptime restarts and the simulated clock offset survives', async () => {
+    const d = testDevice();
+    await d.run('xcommand Simulator Clock Advance Days: 3');
+    const offset = d.state().clock.offsetMs;
+    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true }));
+    expect(d.state().clock.offsetMs).toBe(offset);
+    expect(await d.run('xstatus SystemUnit Uptime')).toBe('*s SystemUnit: /\n    Uptime: 0\n*s/end\n\nOK\n');
+  });
+});

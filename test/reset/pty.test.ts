@@ -1,0 +1,113 @@
+import pty from 'node-pty';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, cleanHomes, EXSH_BIN, NOW, REPO_ROOT, runExsh, tempHome } from '../helpers/exsh.js';
+
+/** factory-reset on a real terminal: enquirer asks the seed's questions; Ctrl+C changes nothing. */
+
+afterEach(cleanHomes);
+
+const WAIT_MS = 15_000;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]|\x07/g;
+
+class Terminal {
+  private raw = '';
+  readonly exit: Promise<{ exitCode: number }>;
+  private readonly proc: pty.IPty;
+
+  constructor(args: string[]) {
+    this.proc = pty.spawn(process.execPath, [EXSH_BIN, ...args], {
+      name: 'xterm',
+      cols: 200,
+      rows: 50,
+      cwd: REPO_ROOT,
+      env: cleanEnv({ TERM: 'xterm', NO_COLOR: '1' }) as Record<string, string>,
+    });
+    this.proc.onData((d) => {
+      this.raw += d;
+    });
+    this.exit = new Promise((resolve) => this.proc.onExit(resolve));
+  }
+
+  get text(): string {
+    return this.raw.replace(ANSI, '');
+  }
+
+  /** Waits until the n-th occurrence of `s` has been printed. */
+  async waitFor(s: string, n = 1): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    while (this.text.split(s).length - 1 < n) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(s)}; got:\n${this.text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  type(s: string): void {
+    this.proc.write(s);
+  }
+}
+
+async function status(home: string, line: string): Promise<string> {
+  return (await runExsh(['--home', home, '--now', NOW, '-c', line], { input: '' })).stdout;
+}
+
+describe('factory-reset under a PTY', () => {
+  it('asks the nine questions in the seed order, re-asks a bad answer, and resets on YES', async () => {
+    const home = tempHome();
+    await runExsh(['--home', home, '--now', NOW, '-c', 'xconfiguration IP DNS Domain Name: example.com', '-c', 'xconfiguration License Smart Transport Mode: Proxy'], { input: '' });
+    const t = new Terminal(['--home', home, '--now', NOW, 'factory-reset']);
+    const answers: Array<[string, string]> = [
+      ['Keep brand and type of the device [YES/NO]?', 'yes'],
+      ['Keep smart licensing settings [YES/NO]?', 'no'],
+      ['Keep FIPS 140 configuration [YES/NO]?', 'no'],
+      ['Keep IP configuration [YES/NO]?', 'YES'],
+      ['Keep dedicated management interface configuration [YES/NO]?', 'yes'],
+      ['Keep ssh keys [YES/NO]?', 'yes'],
+      ['Keep server certificate, associated key and CA trust store [YES/NO]?', 'yes'],
+      ['Keep root and admin passwords [YES/NO]?', 'yes'],
+      ['Save log files [YES/NO]?', 'yes'],
+    ];
+    await t.waitFor('To cancel operation before final confirmation press Ctrl+C');
+    expect(t.text.startsWith('*****\r\nWarning! This operation resets the unit to factory default settings!\r\n*****\r\n')).toBe(true);
+    // A bad answer is refused and the same question stays.
+    await t.waitFor(answers[0]![0]);
+    t.type('maybe\r');
+    await t.waitFor('Please answer YES or NO.');
+    t.type('\x7f'.repeat(5));
+    for (const [question, answer] of answers) {
+      await t.waitFor(question);
+      t.type(`${answer}\r`);
+      await t.waitFor(`${question} ${answer}\r\n`);
+    }
+    await t.waitFor('Are you sure you want to continue [YES/NO]?');
+    // Nothing is written before the final YES.
+    expect(await status(home, 'xstatus FactoryReset Count')).toContain('Count: 0');
+    t.type('yes\r');
+    expect((await t.exit).exitCode).toBe(0);
+    expect(t.text).toContain(
+      'Factory reset done: kept brand and type, IP configuration, dedicated management interface configuration, ssh keys, server certificate, associated key and CA trust store, root and admin passwords, log files; everything else was returned to factory default settings.\r\nThe system restarted as Cisco Expressway-C.\r\n',
+    );
+    // The question lines follow the seed's order.
+    const order = answers.map(([q]) => t.text.lastIndexOf(q));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(await status(home, 'xconfiguration License Smart Transport Mode')).toBe('*c xConfiguration License Smart Transport Mode: Direct\n\nOK\n');
+    expect(await status(home, 'xconfiguration IP DNS Domain Name')).toBe('*c xConfiguration IP DNS Domain Name: "example.com"\n\nOK\n');
+    expect(await status(home, 'xstatus FactoryReset Fips')).toContain('Fips: "Reset"');
+  });
+
+  it('Ctrl+C before the final confirmation cancels with nothing changed', async () => {
+    const home = tempHome();
+    await runExsh(['--home', home, '--now', NOW, '-c', 'xconfiguration License Smart Transport Mode: Proxy'], { input: '' });
+    const t = new Terminal(['--home', home, '--now', NOW, 'factory-reset', '-v', '-t']);
+    await t.waitFor('Keep brand and type of the device [YES/NO]?');
+    t.type('no\r');
+    await t.waitFor('Keep smart licensing settings [YES/NO]?');
+    t.type('no\r');
+    await t.waitFor('Are you sure you want to continue [YES/NO]?');
+    t.type('\x03');
+    expect((await t.exit).exitCode).toBe(1);
+    expect(t.text).toContain('Factory reset cancelled; nothing was changed. [reset.cancelled]');
+    expect(await status(home, 'xconfiguration License Smart Transport Mode')).toBe('*c xConfiguration License Smart Transport Mode: Proxy\n\nOK\n');
+    expect(await status(home, 'xstatus SystemUnit Product')).toContain('"Cisco Expressway-C"');
+  });
+});
