@@ -130,7 +130,7 @@ describe('xConfiguration', () => {
       "Invalid value 'http://x/SmartTransport' for License Smart Transport OnPrem Url: it must be https://<server>/SmartTransport, for example https://example.com/SmartTransport.",
     ],
     ['xConfiguration Foo: 1', 'xapi.noMatch', "No match on address expression: 'Foo' is not under xConfiguration (expected SystemUnit, IP, License, Services)."],
-    ['xConfiguration License Smart: 1', 'xapi.noMatch', 'xConfiguration License Smart is not a setting: name one of Transport, Privacy.'],
+    ['xConfiguration License Smart: 1', 'xapi.noMatch', 'xConfiguration License Smart is not a setting: name one of Transport, Privacy, ReservationEnable.'],
   ])('%s', (line, code, message) => {
     const e = errorOf(line);
     expect([e.code, e.message]).toEqual([code, message]);
@@ -181,7 +181,7 @@ describe('xCommand', () => {
     ['xCommand Simulator Clock Advance 5', 'xapi.badParameter', "Unexpected value '5': parameters of xCommand Simulator Clock Advance are written Name: value."],
     ['xCommand Simulator Clock Advance Minutes:', 'xapi.badParameter', 'Missing value for parameter Minutes.'],
     ['xCommand Simulator Clock Set a b', 'xapi.badParameter', 'Parameter Time was given more than once.'],
-    ['xCommand Nope', 'xapi.noMatch', "Unknown command: there is no 'Nope' under xCommand (expected Simulator)."],
+    ['xCommand Nope', 'xapi.noMatch', "Unknown command: there is no 'Nope' under xCommand (expected License, ServiceSelect, OptionKey, Simulator)."],
   ])('%s', (line, code, message) => {
     const e = errorOf(line);
     expect([e.code, e.message]).toEqual([code, message]);
