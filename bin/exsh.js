@@ -2,7 +2,10 @@
 import { main } from '../dist/cli.js';
 
 const code = await main(process.argv.slice(2), {
-  stdin: process.stdin,
+  // A getter: touching process.stdin creates the stream, which -c never needs.
+  get stdin() {
+    return process.stdin;
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

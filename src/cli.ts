@@ -112,9 +112,31 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
   return program;
 }
 
+const VALUE_OPTIONS = new Set(['--home', '--device', '--output', '--now', '--seed', '-c', '--command']);
+const BUILT_IN = new Set(['run', 'tsh', 'devices']);
+
+/**
+ * The device shell's own modes never need the other subcommands' modules; loading
+ * them only for `exsh cssm …`, `exsh backup …` (and help, and unknown words, so that
+ * commander can list and suggest them) keeps `exsh -c …` start-up short (§11).
+ */
+export function needsSubcommands(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-h' || a === '--help') return true;
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return !BUILT_IN.has(a);
+  }
+  return false;
+}
+
 /** Runs exsh with argv (without node and script); returns the exit status. */
 export async function main(argv: string[], io: Io): Promise<number> {
-  await import('./subcommands.js');
+  if (needsSubcommands(argv)) await import('./subcommands.js');
   const holder: { ctx?: CliContext } = {};
   const program = buildProgram(io, holder);
   try {

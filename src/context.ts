@@ -1,5 +1,5 @@
-import envPaths from 'env-paths';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Device } from './device/device.js';
 import { usageError } from './errors.js';
 import { seededRng, systemRng, type Rng } from './random.js';
@@ -43,9 +43,17 @@ export interface CliContext {
   rng(label: string): Rng;
 }
 
-/** conf's default location (env-paths' config dir for "exsh"), unless --home / EXSH_HOME. */
-export function defaultHome(): string {
-  return envPaths('exsh', { suffix: '' }).config;
+/**
+ * The OS configuration directory for "exsh", as env-paths (conf's locator) computes it:
+ * $XDG_CONFIG_HOME/exsh or ~/.config/exsh on Linux, ~/Library/Preferences/exsh on macOS,
+ * %APPDATA%/exsh/Config on Windows. Inlined: env-paths imports `node:process`, whose ESM
+ * facade opens stdin (~25 ms) on every start.
+ */
+export function defaultHome(env: Record<string, string | undefined>, platform: NodeJS.Platform = process.platform): string {
+  const home = homedir();
+  if (platform === 'darwin') return join(home, 'Library', 'Preferences', 'exsh');
+  if (platform === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'exsh', 'Config');
+  return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'exsh');
 }
 
 export function parseNow(text: string): Date {
@@ -55,7 +63,7 @@ export function parseNow(text: string): Date {
 }
 
 export function context(opts: GlobalOptions, io: Io): CliContext {
-  const home = resolve(opts.home && opts.home !== '' ? opts.home : defaultHome());
+  const home = resolve(opts.home && opts.home !== '' ? opts.home : defaultHome(io.env));
   const now = opts.now ? parseNow(opts.now) : undefined;
   const color = opts.color !== false && !('NO_COLOR' in io.env && io.env.NO_COLOR !== undefined) && io.stdout.isTTY === true;
   const lock = io.env.EXSH_LOCK_TIMEOUT;
