@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { setFactoryResetVerb } from '../shell/session.js';
 import type { CommandTree, StatusObject } from '../xapi/schema.js';
 import { ALARMS, clearAlarm, raiseAlarm, type AlarmId } from './alarms.js';
 import type { DeviceContext } from './context.js';
@@ -398,6 +399,8 @@ function statusOf(state: DeviceState): StatusObject {
 export function register(tree: CommandTree): void {
   registerStateValidator(validateResetSections);
   registerCatchUp(settleOffline);
+  // Prompting and printing are the CLI's; loaded only when the verb is typed.
+  setFactoryResetVerb(async (session, args) => (await import('../reset/cli.js')).shellVerb(session, args));
   tree.addStatus({
     name: 'FactoryReset',
     help: 'The last factory reset: when, and what each answer kept (exsh records answers that have no other state here).',

@@ -4,7 +4,7 @@ import type { Io } from '../context.js';
 import type { Device } from '../device/device.js';
 import type { ResetOutcome, ResetRequest } from '../device/reset.js';
 import { ExshError, isExshError } from '../errors.js';
-import { setFactoryResetVerb, type Session } from '../shell/session.js';
+import type { Session } from '../shell/session.js';
 
 /**
  * `factory-reset` (§8.1) as `exsh factory-reset` and as the verb typed in the device
@@ -147,10 +147,11 @@ registerSubcommands((program, getCtx) => {
 });
 
 /**
- * The verb in the device shell. A session has no prompt of its own (the REPL's
- * readline owns the terminal), so the answers come from the flags.
+ * The verb in the device shell (installed by src/device/reset.ts, so `exsh cssm` and
+ * friends never load the session code). A session has no prompt of its own (the
+ * REPL's readline owns the terminal), so the answers come from the flags.
  */
-async function shellVerb(session: Session, args: string[]): Promise<string> {
+export async function shellVerb(session: Session, args: string[]): Promise<string> {
   const { render } = await import('../xapi/render.js');
   let captured = '';
   let flags: ResetFlags | undefined;
@@ -199,4 +200,3 @@ async function shellVerb(session: Session, args: string[]): Promise<string> {
   }
 }
 
-setFactoryResetVerb(shellVerb);
