@@ -167,6 +167,8 @@ export function validateOptionKeys(state: DeviceState): string | undefined {
   return undefined;
 }
 
+const KEY_PARAMS = [{ name: 'Key', space: stringSpace(1, 90), required: true, positional: true }] as const;
+
 export function register(tree: CommandTree): void {
   registerStateValidator(validateOptionKeys);
   registerInitialiser((state) => {
@@ -177,7 +179,7 @@ export function register(tree: CommandTree): void {
     path: ['OptionKey', 'Add'],
     help: 'Adds a legacy option key (Cisco VCS only; an Expressway takes no option keys from X14.2).',
     mutates: true,
-    params: [{ name: 'Key', space: stringSpace(1, 90), required: true, positional: true }],
+    params: KEY_PARAMS,
     handler: (ctx, p) => {
       const added = addOptionKey(ctx, String(p.Key));
       return { fields: { Key: added.key, Feature: added.feature } };
@@ -187,7 +189,7 @@ export function register(tree: CommandTree): void {
     path: ['OptionKey', 'Delete'],
     help: 'Deletes an option key. A Microsoft Interoperability key retained from Cisco VCS cannot be added again once deleted.',
     mutates: true,
-    params: [{ name: 'Key', space: stringSpace(1, 90), required: true, positional: true }],
+    params: KEY_PARAMS,
     handler: (ctx, p) => {
       const removed = deleteOptionKey(ctx, String(p.Key));
       return { fields: { Key: removed.key, Feature: removed.feature } };

@@ -147,9 +147,15 @@ registerSubcommands((program, getCtx) => {
 });
 
 /**
+ * A session whose front end can ask a question (the REPL, with readline's question();
+ * undefined means Ctrl+C). Batch, -c, run and tsh sessions cannot.
+ */
+type PromptingSession = Session & { ask?: (prompt: string) => Promise<string | undefined> };
+
+/**
  * The verb in the device shell (installed by src/device/reset.ts, so `exsh cssm` and
  * friends never load the session code). A session has no prompt of its own (the
- * REPL's readline owns the terminal), so the answers come from the flags.
+ * REPL's readline owns the terminal), so the answers come from the flags unless the session offers `ask`.
  */
 export async function shellVerb(session: Session, args: string[]): Promise<string> {
   const { render } = await import('../xapi/render.js');
@@ -178,10 +184,25 @@ export async function shellVerb(session: Session, args: string[]): Promise<strin
   }
   if (!flags) return fail('reset.usage', 'factory-reset: nothing to do.');
   let text = '';
+  const prompt = (session as PromptingSession).ask;
+  const { parseYesNo, promptText } = await import('../device/reset.js');
+  // What was printed so far goes out with the question, so the banner comes first.
+  const ask: Ask | undefined = prompt
+    ? async (question) => {
+        for (;;) {
+          const answer = await prompt(`${text}${promptText(question)} `);
+          text = '';
+          if (answer === undefined) throw cancelled();
+          const yes = parseYesNo(answer);
+          if (yes !== undefined) return yes;
+          text = 'Please answer YES or NO.\n';
+        }
+      }
+    : undefined;
   try {
-    const outcome = await runFactoryReset(session.device, toRequest(flags), (s) => (text += s), undefined, 'questions inside the exsh shell');
+    const outcome = await runFactoryReset(session.device, toRequest(flags), (s) => (text += s), ask, 'questions inside the exsh shell');
     const { outcomeLines } = await import('../device/reset.js');
-    const lines = [...text.replace(/\n$/, '').split('\n'), ...outcomeLines(outcome)];
+    const lines = [...(text === '' ? [] : text.replace(/\n$/, '').split('\n')), ...outcomeLines(outcome)];
     return render(
       session.mode,
       {
