@@ -178,7 +178,8 @@ export async function shellVerb(session: Session, args: string[]): Promise<strin
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') {
         return render(session.mode, { kind: 'help', lines: captured.trimEnd().split('\n') }, undefined, session.style);
       }
-      return fail('reset.usage', e.message.replace(/^error: /, ''));
+      // commander puts "(Did you mean --keep?)" on a line of its own; a Reason is one line.
+      return fail('reset.usage', e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
     }
     throw e;
   }
