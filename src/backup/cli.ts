@@ -1,30 +1,14 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, basename, join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { registerSubcommands } from '../cli.js';
 import type { CliContext } from '../context.js';
+import { writePrivateFile } from '../device/store.js';
 import { ExshError } from '../errors.js';
 
 /**
  * `exsh backup create <file>` / `exsh backup restore <file>` (§8.4). Files hold the
  * whole device, proxy password included, so they are written 0600 and atomically.
  */
-
-function writePrivate(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, file);
-  } catch (e) {
-    unlinkSync(tmp);
-    throw e;
-  }
-}
 
 export async function backupCreate(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
   const { commandTree } = await import('../device/index.js');
@@ -37,7 +21,7 @@ export async function backupCreate(ctx: CliContext, file: string, opts: { force?
   const device = ctx.device();
   const doc = device.view((d) => createBackup(d.state, device.name, d.now()));
   try {
-    writePrivate(path, serializeBackup(doc));
+    writePrivateFile(path, serializeBackup(doc));
   } catch (e) {
     throw new ExshError('backup.unwritable', `Cannot write ${file}: ${(e as Error).message}.`);
   }

@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writePrivateFile } from '../device/store.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyFingerprint, loadDemoAuthority } from '../codes/index.js';
@@ -52,7 +53,10 @@ export function loadAuthority(home: string): Authority {
   return authority;
 }
 
-/** Generates a P-256 authority key under `<home>/authority/` (0600), replacing any earlier one. */
+/**
+ * Generates a P-256 authority key under `<home>/authority/` (0600), replacing any
+ * earlier one, and writes its public key as `public-key.pem` beside it.
+ */
 export function createPrivateAuthority(home: string): Authority {
   const path = authorityKeyPath(home);
   const dir = join(resolve(home), 'authority');
@@ -63,5 +67,8 @@ export function createPrivateAuthority(home: string): Authority {
   writeFileSync(tmp, pem, { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
-  return loadAuthority(home);
+  const authority = loadAuthority(home);
+  // The public half beside it, ready for `exsh trust add <home>/authority/public-key.pem`.
+  writePrivateFile(join(dir, 'public-key.pem'), authority.publicKeyPem);
+  return authority;
 }

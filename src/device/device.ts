@@ -171,7 +171,11 @@ export class Device {
   private apply<T>(draft: DeviceState, fn: (ctx: DeviceContext) => T): T {
     const ctx = this.context(draft, 'write');
     for (const c of catchUps) c(ctx);
-    return fn(ctx);
+    const result = fn(ctx);
+    // Again after the change, so what it made due (an alarm cleared by setting the DNS
+    // domain) is written now rather than by the next write.
+    for (const c of catchUps) c(ctx);
+    return result;
   }
 
   private load(): DeviceState {

@@ -10,7 +10,7 @@ import {
   writeSync,
   type BigIntStats,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ExshError, storeError } from '../errors.js';
 import { SCHEMA_VERSION, type DeviceState } from './state.js';
 
@@ -43,6 +43,27 @@ export function registerStateValidator(v: Validator): void {
 
 export function registerMigration(fromVersion: number, m: Migration): void {
   migrations[fromVersion] = m;
+}
+
+/**
+ * Writes a file so that readers see the old or the new content, never a mix: a 0600
+ * temp file beside it, fsync, rename. Used for stores, keys and backups.
+ */
+export function writePrivateFile(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
+  }
 }
 
 export function deviceFile(home: string, name: string): string {
@@ -267,19 +288,10 @@ export class DeviceStore {
     }
   }
 
-  /** Atomic write: temp file (0600), fsync, rename over the store. Call under the lock. */
+  /** Atomic write of the whole state. Call under the lock. */
   write(state: DeviceState): void {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writePrivateFile(this.file, `${JSON.stringify(state, null, 2)}\n`);
     this.cache = undefined;
   }
 

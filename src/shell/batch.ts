@@ -71,9 +71,17 @@ export async function runStream(
   }
 }
 
-/** `-c` lines: each is one request line (a body may follow via `{N}` framing only). */
+/**
+ * `-c` lines: each is exactly one request. A command that wants a body gets none (it
+ * prints its usage), so one -c can never swallow the next as its body.
+ */
 export async function runLines(session: Session, lines: string[], output: Output, opts: RunOptions = {}): Promise<void> {
-  await runStream(session, [lines.map((l) => `${l}\n`).join('')], output, opts);
+  const acc = { out: '' };
+  try {
+    await session.device.batch(() => runItems(session, lines.map((line) => ({ line })), opts, acc));
+  } finally {
+    await output.write(acc.out);
+  }
 }
 
 export function exitStatus(session: Session): number {

@@ -17,8 +17,8 @@ async function style(ctx: CliContext): Promise<Style | undefined> {
   return { ok: (s) => chalk.green(s), error: (s) => chalk.red(s) };
 }
 
-export async function newSession(ctx: CliContext, echo: boolean): Promise<Session> {
-  return new Session({ device: ctx.device(), tree: commandTree(), mode: ctx.output, echo, style: await style(ctx) });
+export async function newSession(ctx: CliContext, echo: boolean, localEcho = false): Promise<Session> {
+  return new Session({ device: ctx.device(), tree: commandTree(), mode: ctx.output, echo, localEcho, style: await style(ctx) });
 }
 
 export async function runDefault(ctx: CliContext): Promise<number> {
@@ -29,7 +29,7 @@ export async function runDefault(ctx: CliContext): Promise<number> {
     return exitStatus(session);
   }
   if (ctx.io.stdin.isTTY) {
-    const session = await newSession(ctx, true);
+    const session = await newSession(ctx, true, true);
     const chalkStyle = session.style;
     await runRepl({
       session,

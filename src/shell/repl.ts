@@ -61,6 +61,17 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
     completer: (line: string) => complete(session.tree, session.device, line),
   });
   const reader = new FrameReader((line) => session.wantsBody(line));
+  // factory-reset typed here asks its questions on this terminal; Ctrl-C answers undefined.
+  let pendingQuestion: { abort: AbortController; resolve: (answer: string | undefined) => void } | undefined;
+  session.ask = (question: string) =>
+    new Promise<string | undefined>((resolve) => {
+      const abort = new AbortController();
+      pendingQuestion = { abort, resolve };
+      rl.question(question, { signal: abort.signal }, (answer) => {
+        pendingQuestion = undefined;
+        resolve(answer);
+      });
+    });
   const setPrompt = () => rl.setPrompt(reader.inBody ? '' : (opts.promptStyle ?? ((s) => s))(prompt));
   setPrompt();
   rl.prompt();
@@ -92,6 +103,14 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
       });
     });
     rl.on('SIGINT', () => {
+      if (pendingQuestion) {
+        const { abort, resolve } = pendingQuestion;
+        pendingQuestion = undefined;
+        abort.abort();
+        write('^C\n');
+        resolve(undefined);
+        return;
+      }
       // Ctrl-C cancels the line being typed (or a body being pasted), never the shell.
       reader.cancelBody();
       rl.write(null, { ctrl: true, name: 'u' });

@@ -39,6 +39,8 @@ export interface SessionOptions {
   tree: CommandTree;
   mode?: OutputMode;
   echo?: boolean;
+  /** The terminal already shows what is typed (the interactive shell): never echo again. */
+  localEcho?: boolean;
   style?: Style;
 }
 
@@ -53,6 +55,12 @@ export class Session {
   /** Lines that ended in ERROR or `Command not recognized.` */
   failures = 0;
   ended = false;
+  readonly localEcho: boolean;
+  /**
+   * Asks the operator a question and resolves to the answer, or undefined on Ctrl-C.
+   * Only the interactive shell can ask; elsewhere a missing answer is an error.
+   */
+  ask?: (prompt: string) => Promise<string | undefined>;
   private readonly feedback: string[] = [];
 
   constructor(opts: SessionOptions) {
@@ -60,6 +68,7 @@ export class Session {
     this.tree = opts.tree;
     this.mode = opts.mode ?? 'terminal';
     this.echo = opts.echo ?? false;
+    this.localEcho = opts.localEcho ?? false;
     this.style = opts.style ?? plainStyle;
   }
 
@@ -81,7 +90,7 @@ export class Session {
     const trimmed = frame.line.trim();
     if (frame.body === undefined && (trimmed === '' || trimmed.startsWith('#'))) return '';
     let out = '';
-    if (this.echo) out += `${frame.line}\n`;
+    if (this.echo && !this.localEcho) out += `${frame.line}\n`;
     let resultId: string | undefined;
     let reply: Reply;
     let events: FeedbackEvent[] = [];

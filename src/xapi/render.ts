@@ -41,7 +41,12 @@ export function renderFeedback(mode: OutputMode, event: FeedbackEvent): string {
 // terminal
 
 function quote(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  // Control characters from user input must not reach the terminal raw.
+  const escaped = s
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `"${escaped}"`;
 }
 
 function scalarText(v: Scalar): string {
@@ -107,8 +112,10 @@ function renderTerminal(reply: Reply, resultId: string | undefined, style: Style
     case 'set':
     case 'done':
       return `\n${trailer(true, resultId, style)}`;
-    case 'status':
-      return `${statusLines(reply.tree).join('\n')}\n\n${trailer(true, resultId, style)}`;
+    case 'status': {
+      const lines = statusLines(reply.tree);
+      return `${lines.length ? `${lines.join('\n')}\n` : ''}\n${trailer(true, resultId, style)}`;
+    }
     case 'help':
       return `${reply.lines.join('\n')}\n\n${trailer(!reply.error, resultId, style)}`;
     case 'feedbackList':

@@ -27,7 +27,15 @@ export function statusSubtree(ctx: DeviceContext, provider: StatusProvider, segm
       return [{ id: item.id, ...walk(item, rest) }];
     }
     if (rest.length === 0) return v;
-    if (Array.isArray(v)) throw fail(rest[0]?.name ?? '');
+    if (Array.isArray(v)) {
+      // `xStatus Alarm Id`: without an index, the rest of the path applies to every item.
+      const depth = path.length;
+      return v.map((item) => {
+        const picked = { id: item.id, ...walk(item, rest) };
+        path.length = depth;
+        return picked;
+      });
+    }
     if (typeof v !== 'object') throw fail(rest[0]?.name ?? '');
     return walk(v, rest);
   };

@@ -54,6 +54,14 @@ describe('one-shot -c', () => {
     expect(r.stdout).toBe('\nOK\nCommand not recognized.\n*c xConfiguration SystemUnit Name: "lab-1"\n\nOK');
   });
 
+  it('a -c line never takes the next one as its body', async () => {
+    const r = await exsh(['--home', home(), '-c', 'xCommand Simulator Clock Set', '-c', 'xStatus SystemUnit Name']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe(
+      '*? xCommand Simulator Clock Set  (simulator control, not part of Expressway)\n    Time(r): <S: 1, 64>\n\nERROR\n*s SystemUnit: /\n    Name: ""\n*s/end\n\nOK',
+    );
+  });
+
   it('keeps a setting for the next process', async () => {
     const h = home();
     expect((await exsh(['--home', h, '-c', 'xConfiguration SystemUnit Name: "lab-1"'])).exitCode).toBe(0);

@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SOFTWARE_VERSION } from '../../src/device/state.js';
-import { cleanEnv, cleanHomes, EXSH_BIN, REPO_ROOT, tempHome } from '../helpers/exsh.js';
+import { cleanHomes, tempHome } from '../helpers/exsh.js';
+import { Terminal } from '../helpers/pty.js';
 
 /**
  * §2.7 under a real pseudo-terminal: banner, prompt, Tab completion from the command
@@ -13,82 +13,28 @@ import { cleanEnv, cleanHomes, EXSH_BIN, REPO_ROOT, tempHome } from '../helpers/
 const PROMPT = 'expressway> ';
 const WAIT_MS = 10_000;
 
-// CSI sequences (cursor moves, line clears) and other escapes readline draws with.
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]/g;
-
-class Terminal {
-  private raw = '';
-  private mark = 0;
-  readonly exit: Promise<{ exitCode: number; signal?: number }>;
-  private readonly proc: pty.IPty;
-
+/** The exsh shell on a pty, with the helpers this test reads it through. */
+class Shell extends Terminal {
   constructor(home: string) {
-    // Under umask 000, so the history file's 0600 is exsh's doing, not the default umask's.
-    this.proc = pty.spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, EXSH_BIN, '--home', home], {
-      name: 'xterm',
-      cols: 200,
-      rows: 50,
-      cwd: REPO_ROOT,
-      env: cleanEnv({ TERM: 'xterm', NO_COLOR: '1' }) as Record<string, string>,
-    });
-    this.proc.onData((d) => {
-      this.raw += d;
-    });
-    this.exit = new Promise((resolve) => this.proc.onExit(resolve));
+    super(['--home', home], WAIT_MS);
   }
-
-  /** Everything printed so far, escapes removed. */
   get all(): string {
-    return this.raw.replace(ANSI, '');
+    return this.text;
   }
-
-  /** What was printed since the last type() call, escapes removed. */
-  get recent(): string {
-    return this.raw.slice(this.mark).replace(ANSI, '');
-  }
-
-  /** The line being edited: what follows the last prompt readline drew. */
   get line(): string {
-    const text = this.all;
-    const at = text.lastIndexOf(PROMPT);
-    return at < 0 ? '' : text.slice(at + PROMPT.length);
+    return this.lineAfter(PROMPT);
   }
-
-  type(keys: string): void {
-    this.mark = this.raw.length;
-    this.proc.write(keys);
-  }
-
-  /** Polls until the predicate holds, or fails with what the terminal showed. */
-  async waitFor(what: string, predicate: () => boolean): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the terminal showed:\n${JSON.stringify(this.recent)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
   async waitForText(text: string): Promise<void> {
-    await this.waitFor(JSON.stringify(text), () => this.recent.includes(text));
+    await this.waitForRecent(text);
   }
-
   async waitForLine(line: string): Promise<void> {
-    await this.waitFor(`the line ${JSON.stringify(line)}`, () => this.line === line);
-  }
-
-  kill(): void {
-    try {
-      this.proc.kill();
-    } catch {
-      /* already gone */
-    }
+    await this.until(`the line ${JSON.stringify(line)}`, () => this.line === line);
   }
 }
 
-const terminals: Terminal[] = [];
-function start(home: string): Terminal {
-  const t = new Terminal(home);
+const terminals: Shell[] = [];
+function start(home: string): Shell {
+  const t = new Shell(home);
   terminals.push(t);
   return t;
 }
@@ -99,7 +45,7 @@ afterEach(() => {
 });
 
 /** Clears the line being edited (Ctrl-U) and waits for the empty prompt. */
-async function clearLine(t: Terminal): Promise<void> {
+async function clearLine(t: Shell): Promise<void> {
   t.type('\x15');
   await t.waitForLine('');
 }
@@ -108,7 +54,7 @@ describe('interactive shell under a pty', () => {
   it('completes verbs, paths and enum values; keeps history across sessions; Ctrl-C and Ctrl-D', async () => {
     const home = tempHome();
     const t = start(home);
-    await t.waitFor('the banner and prompt', () => t.all.endsWith(PROMPT));
+    await t.until('the banner and prompt', () => t.all.endsWith(PROMPT));
     // A pty turns "\n" into "\r\n" (§3.1).
     expect(t.all).toBe(`Welcome to expressway\r\nCisco Expressway ${SOFTWARE_VERSION}\r\n*r Login successful\r\n\r\nOK\r\n\r\n${PROMPT}`);
 
@@ -125,14 +71,16 @@ describe('interactive shell under a pty', () => {
     await clearLine(t);
 
     t.type('xConfiguration SystemUnit Name: "pty-1"\r');
-    await t.waitFor('OK and a new prompt', () => /\r\nOK\r\nexpressway> $/.test(t.recent));
+    await t.until('OK and a new prompt', () => /\r\nOK\r\nexpressway> $/.test(t.recent));
     expect(t.recent).not.toContain('ERROR');
+    // The terminal shows the typed line once: the shell does not echo it a second time.
+    expect(t.recent.split('xConfiguration SystemUnit Name: "pty-1"').length - 1).toBe(1);
 
     // Ctrl-C drops a half-typed line without running it.
     t.type('xStatus SystemUnit Nam');
     await t.waitForLine('xStatus SystemUnit Nam');
     t.type('\x03');
-    await t.waitFor('^C and a fresh prompt', () => /\^C\r\nexpressway> $/.test(t.recent));
+    await t.until('^C and a fresh prompt', () => /\^C\r\nexpressway> $/.test(t.recent));
     expect(t.recent).not.toContain('*s');
     expect(t.line).toBe('');
 
@@ -147,7 +95,7 @@ describe('interactive shell under a pty', () => {
 
     // A second session: the new name is in the banner; Up recalls lines from the file.
     const t2 = start(home);
-    await t2.waitFor('the banner and prompt', () => t2.all.endsWith(PROMPT));
+    await t2.until('the banner and prompt', () => t2.all.endsWith(PROMPT));
     expect(t2.all.startsWith('Welcome to pty-1\r\n')).toBe(true);
     t2.type('\x1b[A');
     await t2.waitForLine('bye');
@@ -161,5 +109,28 @@ describe('interactive shell under a pty', () => {
     expect(await t2.exit).toEqual({ exitCode: 0, signal: 0 });
     // Neither the cancelled line nor the recalled-and-cleared ones were added.
     expect(readFileSync(history, 'utf8')).toBe('xConfiguration SystemUnit Name: "pty-1"\nbye\n');
+  });
+
+  it('factory-reset typed in the shell asks its questions on the terminal; Ctrl-C cancels', async () => {
+    const home = tempHome();
+    const t = start(home);
+    await t.until('the banner and prompt', () => t.all.endsWith(PROMPT));
+    t.type('factory-reset -v -t\r');
+    await t.waitForText('Keep brand and type of the device [YES/NO]? ');
+    t.type('yes\r');
+    await t.waitForText('Keep smart licensing settings [YES/NO]? ');
+    t.type('no\r');
+    await t.waitForText('Are you sure you want to continue [YES/NO]? ');
+    t.type('yes\r');
+    await t.until('OK and a new prompt', () => /Factory reset done: kept brand and type;[^]*\r\nOK\r\nexpressway> $/.test(t.recent));
+
+    t.type('factory-reset -v\r');
+    await t.waitForText('Keep brand and type of the device [YES/NO]? ');
+    t.type('\x03');
+    await t.until('the cancellation and a prompt', () => /Code: "reset\.cancelled"\r\n\*r\/end\r\n\r\nERROR\r\nexpressway> $/.test(t.recent));
+    t.type('xStatus FactoryReset Count\r');
+    await t.until('the count', () => /Count: 1\r\n\*s\/end/.test(t.recent));
+    t.type('bye\r');
+    expect((await t.exit).exitCode).toBe(0);
   });
 });

@@ -95,7 +95,6 @@ describe('exsh factory-reset with flags', () => {
         '',
         'OK',
         '',
-        '',
         'OK',
         '',
       ].join('\n'),

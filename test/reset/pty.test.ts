@@ -1,51 +1,10 @@
-import pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, cleanHomes, EXSH_BIN, NOW, REPO_ROOT, runExsh, tempHome } from '../helpers/exsh.js';
+import { cleanHomes, NOW, runExsh, tempHome } from '../helpers/exsh.js';
+import { Terminal } from '../helpers/pty.js';
 
 /** factory-reset on a real terminal: enquirer asks the seed's questions; Ctrl+C changes nothing. */
 
 afterEach(cleanHomes);
-
-const WAIT_MS = 15_000;
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]|\x07/g;
-
-class Terminal {
-  private raw = '';
-  readonly exit: Promise<{ exitCode: number }>;
-  private readonly proc: pty.IPty;
-
-  constructor(args: string[]) {
-    this.proc = pty.spawn(process.execPath, [EXSH_BIN, ...args], {
-      name: 'xterm',
-      cols: 200,
-      rows: 50,
-      cwd: REPO_ROOT,
-      env: cleanEnv({ TERM: 'xterm', NO_COLOR: '1' }) as Record<string, string>,
-    });
-    this.proc.onData((d) => {
-      this.raw += d;
-    });
-    this.exit = new Promise((resolve) => this.proc.onExit(resolve));
-  }
-
-  get text(): string {
-    return this.raw.replace(ANSI, '');
-  }
-
-  /** Waits until the n-th occurrence of `s` has been printed. */
-  async waitFor(s: string, n = 1): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (this.text.split(s).length - 1 < n) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(s)}; got:\n${this.text}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  type(s: string): void {
-    this.proc.write(s);
-  }
-}
 
 async function status(home: string, line: string): Promise<string> {
   return (await runExsh(['--home', home, '--now', NOW, '-c', line], { input: '' })).stdout;
