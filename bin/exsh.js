@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+import { main } from '../dist/bundle/cli.js';
 
 const code = await main(process.argv.slice(2), {
   // A getter: touching process.stdin creates the stream, which -c never needs.
