@@ -133,4 +133,31 @@ describe('interactive shell under a pty', () => {
     t.type('bye\r');
     expect((await t.exit).exitCode).toBe(0);
   });
+
+  it('colours OK and ERROR on a terminal, never with NO_COLOR or --no-color', async () => {
+    const home = tempHome();
+    const colour = new Terminal(['--home', home], WAIT_MS, { TERM: 'xterm' });
+    const plain = new Terminal(['--home', home, '--no-color'], WAIT_MS, { TERM: 'xterm' });
+    const noColorEnv = new Terminal(['--home', home], WAIT_MS, { TERM: 'xterm', NO_COLOR: '1' });
+    try {
+      for (const t of [colour, plain, noColorEnv]) {
+        await t.waitFor('> ');
+        t.type('xStatus SystemUnit Name\r');
+        await t.waitFor('OK', 2);
+        t.type('xfoo bar\r');
+        t.type('xconfiguration SystemUnit Name: 1 2\r');
+        await t.waitFor('ERROR');
+        t.type('bye\r');
+        await t.exit;
+      }
+      expect(colour.rawText).toContain('\x1b[32mOK\x1b[39m');
+      expect(colour.rawText).toContain('\x1b[31mERROR\x1b[39m');
+      for (const t of [plain, noColorEnv]) {
+        expect(t.rawText).not.toMatch(/\x1b\[3[12]m/);
+        expect(t.text).toContain('\r\nERROR\r\n');
+      }
+    } finally {
+      for (const t of [colour, plain, noColorEnv]) t.kill();
+    }
+  });
 });

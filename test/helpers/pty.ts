@@ -20,18 +20,24 @@ export class Terminal {
   constructor(
     args: string[],
     private readonly waitMs = 15_000,
+    env: Record<string, string> = { TERM: 'xterm', NO_COLOR: '1' },
   ) {
     this.proc = pty.spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, EXSH_BIN, ...args], {
       name: 'xterm',
       cols: 200,
       rows: 50,
       cwd: REPO_ROOT,
-      env: cleanEnv({ TERM: 'xterm', NO_COLOR: '1' }) as Record<string, string>,
+      env: cleanEnv(env) as Record<string, string>,
     });
     this.proc.onData((d) => {
       this.raw += d;
     });
     this.exit = new Promise((resolve) => this.proc.onExit(resolve));
+  }
+
+  /** Everything printed so far, exactly as sent. */
+  get rawText(): string {
+    return this.raw;
   }
 
   /** Everything printed so far, escapes removed. */
