@@ -1,4 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import jsxapi from 'jsxapi';
 import TSHBackendMod from 'jsxapi/lib/backend/tsh.js';
@@ -150,5 +153,30 @@ describe('jsxapi v6 over exsh tsh', () => {
 
     expect(conn.errors).toEqual([]);
     expect(await close(conn)).toBe(0);
+  });
+});
+
+describe("jsxapi's own tsh: transport through a `tsh` shim", () => {
+  it('connect("tsh://…") spawns `tsh --port N`; a shim that runs `exsh tsh` works unchanged', async () => {
+    const home = tempHome();
+    const bin = mkdtempSync(join(tmpdir(), 'exsh-shim-'));
+    const shim = join(bin, 'tsh');
+    writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${EXSH_BIN}" --home "${home}" --now ${NOW} tsh "$@"\n`, { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath ?? ''}`;
+    try {
+      const xapi = jsxapi.connect('tsh://localhost:4000') as Xapi;
+      const errors: unknown[] = [];
+      xapi.on('error', (e: unknown) => errors.push(e));
+      await new Promise<void>((resolve) => xapi.on('ready', () => resolve()));
+      await xapi.Config.SystemUnit.Name.set('via-shim');
+      expect(await xapi.Config.SystemUnit.Name.get()).toBe('via-shim');
+      expect(await xapi.Status.SystemUnit.UDI.ProductId.get()).toBe('Expressway');
+      xapi.close();
+      expect(errors).toEqual([]);
+    } finally {
+      process.env.PATH = savedPath;
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
