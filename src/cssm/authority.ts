@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { writePrivateFile } from '../device/store.js';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { ensureDir, writePrivateFile } from '../device/store.js';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyFingerprint, loadDemoAuthority } from '../codes/index.js';
 import { storeError } from '../errors.js';
@@ -60,7 +60,7 @@ export function loadAuthority(home: string): Authority {
 export function createPrivateAuthority(home: string): Authority {
   const path = authorityKeyPath(home);
   const dir = join(resolve(home), 'authority');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensureDir(dir);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const tmp = `${path}.${process.pid}.tmp`;

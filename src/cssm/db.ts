@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import { ensureDir } from '../device/store.js';
 import { join, resolve } from 'node:path';
 import { ExshError, storeError } from '../errors.js';
 import { stockInventory } from './inventory.js';
@@ -109,7 +110,11 @@ export function openDatabase(home: string, seed: SeedOptions): { db: Db; created
   const path = dbPath(home);
   const cachedDb = open.get(path);
   if (cachedDb) return { db: cachedDb, created: false };
-  mkdirSync(resolve(home), { recursive: true, mode: 0o700 });
+  try {
+    ensureDir(resolve(home));
+  } catch (e) {
+    throw unusable(path, e);
+  }
   // Create the file ourselves so it is 0600 from the first byte (SQLite gives the
   // -wal and -shm files the database's mode). Losing the race to another process is fine.
   try {
@@ -123,7 +128,8 @@ export function openDatabase(home: string, seed: SeedOptions): { db: Db; created
     db = new Database(path);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     setWal(db);
-    db.pragma('synchronous = NORMAL');
+    // FULL: a commit is on disk (WAL fsync'd) before the command prints its result.
+    db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {

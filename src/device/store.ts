@@ -46,6 +46,29 @@ export function registerMigration(fromVersion: number, m: Migration): void {
 }
 
 /**
+ * mkdir -p with a mode, one level at a time. Node 20's `mkdirSync(…, {recursive: true})`
+ * spins forever when a parent cannot be created on some file systems (/proc); a hang is
+ * the one failure exsh must never have.
+ */
+export function ensureDir(dir: string, mode = 0o700): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw e;
+    const parent = dirname(dir);
+    if (parent === dir) throw e;
+    ensureDir(parent, mode);
+    try {
+      mkdirSync(dir, { mode });
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    }
+  }
+}
+
+/**
  * Writes a file so that readers see the old or the new content, never a mix: a 0600
  * temp file beside it, fsync, rename. Used for stores, keys and backups.
  */
@@ -237,7 +260,11 @@ export class DeviceStore {
   }
 
   private acquire(): void {
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    try {
+      ensureDir(dirname(this.file));
+    } catch (e) {
+      throw this.unreadable(e);
+    }
     const deadline = Date.now() + this.lockTimeoutMs;
     let delay = 1;
     for (;;) {
@@ -290,7 +317,7 @@ export class DeviceStore {
 
   /** Atomic write of the whole state. Call under the lock. */
   write(state: DeviceState): void {
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    ensureDir(dirname(this.file));
     writePrivateFile(this.file, `${JSON.stringify(state, null, 2)}\n`);
     this.cache = undefined;
   }

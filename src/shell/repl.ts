@@ -1,6 +1,7 @@
-import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ensureDir } from '../device/store.js';
 import { ExshError } from '../errors.js';
 import { banner } from './banner.js';
 import { complete } from './complete.js';
@@ -38,7 +39,7 @@ function loadHistory(file: string): string[] {
 
 function appendHistory(file: string, line: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    ensureDir(dirname(file));
     appendFileSync(file, `${line}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   } catch {
