@@ -108,24 +108,24 @@ async function terminalAsk(io: Io): Promise<Ask> {
   const enquirer = (await import('enquirer')).default as unknown as { Input: InputPromptClass };
   const { parseYesNo, promptText } = await import('../device/reset.js');
   return async (question) => {
-    const prompt = new enquirer.Input({
-      name: 'answer',
-      message: promptText(question),
-      stdin: io.stdin,
-      stdout: io.stdout,
-      validate: (v: string) => parseYesNo(v) !== undefined || 'Please answer YES or NO.',
-    });
-    // The device's line, not enquirer's "? … ›": no prefix symbol, separator or bold.
-    prompt.prefix = async () => '';
-    prompt.separator = async () => '';
-    prompt.message = async () => promptText(question);
-    let text: string;
-    try {
-      text = await prompt.run();
-    } catch {
-      throw cancelled();
+    // A fresh prompt for every try: enquirer's own validate would keep the wrong text
+    // in the line, and the device asks the question again instead.
+    for (;;) {
+      const prompt = new enquirer.Input({ name: 'answer', message: promptText(question), stdin: io.stdin, stdout: io.stdout });
+      // The device's line, not enquirer's "? … ›": no prefix symbol, separator or bold.
+      prompt.prefix = async () => '';
+      prompt.separator = async () => '';
+      prompt.message = async () => promptText(question);
+      let text: string;
+      try {
+        text = await prompt.run();
+      } catch {
+        throw cancelled();
+      }
+      const answer = parseYesNo(text);
+      if (answer !== undefined) return answer;
+      io.stdout.write('Please answer YES or NO.\n');
     }
-    return parseYesNo(text) === true;
   };
 }
 

@@ -28,11 +28,11 @@ describe('factory-reset under a PTY', () => {
     ];
     await t.waitFor('To cancel operation before final confirmation press Ctrl+C');
     expect(t.text.startsWith('*****\r\nWarning! This operation resets the unit to factory default settings!\r\n*****\r\n')).toBe(true);
-    // A bad answer is refused and the same question stays.
+    // A bad answer is refused and the same question is asked again, on a clean line.
     await t.waitFor(answers[0]![0]);
     t.type('maybe\r');
     await t.waitFor('Please answer YES or NO.');
-    t.type('\x7f'.repeat(5));
+    await t.waitFor(answers[0]![0], 2);
     for (const [question, answer] of answers) {
       await t.waitFor(question);
       t.type(`${answer}\r`);
