@@ -30,7 +30,7 @@ export function parseLicenceArgument(arg: string): LicenceRequest {
   }
   const name = arg.slice(0, eq).trim();
   const qtyText = arg.slice(eq + 1).trim();
-  return { name, qty: /^\d+$/.test(qtyText) ? Number(qtyText) : Number.NaN };
+  return { name, qty: /^\d+$/.test(qtyText) ? Number(qtyText) : Number.NaN, qtyText };
 }
 
 function env(ctx: CssmContext): CssmEnv {

@@ -42,6 +42,8 @@ export interface CssmEnv {
 export interface LicenceRequest {
   name: string;
   qty: number;
+  /** The quantity as the user typed it, for error messages. */
+  qtyText?: string;
 }
 
 export type InstanceStatus = 'Reserved Licenses' | 'In Transit';
@@ -564,12 +566,12 @@ function resolveRequests(
   { allowZero }: { allowZero: boolean },
 ): Array<{ entry: CatalogueEntry; qty: number }> {
   const seen = new Map<string, string>();
-  return requested.map(({ name, qty }) => {
+  return requested.map(({ name, qty, qtyText }) => {
     const entry = resolveLicence(name);
     if (!Number.isSafeInteger(qty) || qty < (allowZero ? 0 : 1)) {
       throw new ExshError(
         'cssm.badQuantity',
-        `The quantity for ${entry.displayName} must be a whole number of ${allowZero ? '0' : '1'} or more, not ${JSON.stringify(qty)}.`,
+        `The quantity for ${entry.displayName} must be a whole number of ${allowZero ? '0' : '1'} or more, not '${qtyText ?? String(qty)}'.`,
       );
     }
     if (entry.kind === 'plr' || entry.kind === 'plr-export') {

@@ -114,6 +114,7 @@ describe('exsh cssm', () => {
   it('a quantity that is not a whole number reaches the service as a bad quantity', async () => {
     const r = await run(tempHome(), 'reserve', '--request', request(udi('X1')).code, '--license', 'Expressway Rich Media Session=2.5');
     expect(r.error?.code).toBe('cssm.badQuantity');
+    expect(r.error?.message).toBe("The quantity for Expressway Rich Media Session must be a whole number of 1 or more, not '2.5'.");
   });
 
   it('init reports the authority, and --new-key prints the public key to trust', async () => {
