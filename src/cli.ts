@@ -41,6 +41,8 @@ export function buildProgram(io: Io, holder: { ctx?: CliContext }): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Usage errors are printed once, in exsh's own format, where main() catches them.
+      outputError: () => undefined,
     })
     .addHelpText(
       'after',
@@ -54,7 +56,16 @@ Modes:
 Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not recognized.";
 2 usage error; 3 the device store could not be used (locked, corrupt, unreadable).`,
     )
+    .allowExcessArguments(true)
     .action(async () => {
+      if (program.args.length > 0) {
+        const names = program.commands.map((c) => c.name());
+        const near = names.filter((n) => n.startsWith(program.args[0]?.slice(0, 3) ?? ''));
+        throw usageError(
+          'cli.unknownCommand',
+          `Unknown command '${program.args[0]}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; the commands are ${names.join(', ')}.`,
+        );
+      }
       const { runDefault } = await import('./shell/main.js');
       holder.ctx = getCtx();
       holder.ctx.exitCode = await runDefault(holder.ctx);
@@ -144,7 +155,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return holder.ctx?.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // A command group without its subcommand: commander printed the group's help.
+      if (e.code === 'commander.help') return 2;
+      const sentence = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+      io.stderr.write(`${formatDiagnostic(new ExshError(e.code, sentence.endsWith('.') || sentence.endsWith(')') ? sentence : `${sentence}.`, 2))}\n`);
       return 2;
     }
     if (isExshError(e)) {

@@ -159,8 +159,10 @@ describe('run <file>', () => {
 
 describe('usage errors exit 2', () => {
   it.each([
-    [['--bogus'], "error: unknown option '--bogus'"],
-    [['--output', 'yaml', '-c', 'xStatus'], "error: option '--output <mode>' argument 'yaml' is invalid"],
+    [['--bogus'], "exsh: unknown option '--bogus'. [commander.unknownOption]"],
+    [['--output', 'yaml', '-c', 'xStatus'], "exsh: option '--output <mode>' argument 'yaml' is invalid. Allowed choices are terminal, json, xml. [commander.invalidArgument]"],
+    [['cssmm'], "exsh: Unknown command 'cssmm' (did you mean cssm?); the commands are run, tsh, devices, factory-reset, trust, backup, cssm. [cli.unknownCommand]"],
+    [['backup'], 'Usage: exsh backup [options] [command]'],
     [['--now', 'yesterday', '-c', 'xStatus'], "exsh: Invalid --now 'yesterday': expected an ISO 8601 time such as 2026-03-01T10:15:00Z. [cli.badNow]"],
     [['--device', '../x', '-c', 'xStatus'], "exsh: Invalid device name '../x'"],
   ])('%j', async (args, message) => {

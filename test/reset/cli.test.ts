@@ -158,7 +158,7 @@ describe('exsh factory-reset refusals (exit 2, nothing changed)', () => {
     ['the final confirmation missing', ['--keep', 'all'], 'missing answer: the final confirmation ("Are you sure you want to continue")'],
     ['an unknown name', ['--keep', 'ssh', '--yes'], "Unknown name 'ssh' in --keep: use brand-type, smart-licensing, fips, ip, management, ssh-keys, certificates, passwords, logs or all. Did you mean 'ssh-keys'? [reset.unknownName]"],
     ['a conflict', ['--keep', 'ip', '--discard', 'ip', '--yes'], 'ip is in both --keep and --discard. [reset.conflictingAnswers]'],
-    ['an unknown flag', ['-x'], "error: unknown option '-x'"],
+    ['an unknown flag', ['-x'], "exsh: unknown option '-x'. [commander.unknownOption]"],
   ])('%s', async (_what, args, stderr) => {
     const home = tempHome();
     await configured(home);
