@@ -105,8 +105,8 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .description('create a device (it is also created on first use)')
     .argument('<name>', 'device name')
     .addOption(new Option('--brand <brand>', 'brand').choices(['Expressway', 'VCS']).default('Expressway'))
-    .addOption(new Option('--type <type>', 'type').choices(['ExpresswayC', 'ExpresswayE']).default('ExpresswayC'))
-    .action(async (name: string, o: { brand: 'Expressway' | 'VCS'; type: 'ExpresswayC' | 'ExpresswayE' }) => {
+    .addOption(new Option('--type <type>', 'type of an Expressway (default ExpresswayC)').choices(['ExpresswayC', 'ExpresswayE']))
+    .action(async (name: string, o: { brand: 'Expressway' | 'VCS'; type?: 'ExpresswayC' | 'ExpresswayE' }) => {
       const { createDevice } = await import('./device/admin.js');
       createDevice(getCtx(), name, o);
     });

@@ -1,7 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.js';
-import { ExshError } from '../errors.js';
+import { ExshError, usageError } from '../errors.js';
 import { Device } from './device.js';
 import type { Brand, ProductType } from './state.js';
 import { productName } from './systemunit.js';
@@ -43,14 +43,17 @@ export function listDevices(ctx: CliContext, opts: { json?: boolean }): void {
   for (const r of rows) ctx.io.stdout.write(`${r.name.padEnd(w)}  ${r.product.padEnd(p)}  ${r.serial.padEnd(8)}  ${r.hostId}\n`);
 }
 
-export function createDevice(ctx: CliContext, name: string, opts: { brand: Brand; type: ProductType }): void {
+export function createDevice(ctx: CliContext, name: string, opts: { brand: Brand; type?: ProductType }): void {
+  if (opts.brand === 'VCS' && opts.type !== undefined) {
+    throw usageError('device.typeNotForVcs', 'A Cisco VCS has no Expressway type: leave out --type, or use --brand Expressway.');
+  }
   const device = new Device({
     home: ctx.home,
     name,
     now: ctx.now,
     seed: ctx.seed,
     lockTimeoutMs: ctx.lockTimeoutMs,
-    createAs: { brand: opts.brand, type: opts.type },
+    createAs: { brand: opts.brand, type: opts.type ?? 'ExpresswayC' },
   });
   if (device.store.exists()) throw new ExshError('device.exists', `Device '${name}' already exists under ${ctx.home}.`);
   const state = device.ensure();

@@ -21,7 +21,7 @@ export function trustAdd(ctx: CliContext, file: string, opts: { name?: string })
   const device = ctx.device();
   const added = device.mutate((d) => addTrustedKey(d.state, key, opts.name, d.now()));
   if (key.fromPrivateKey) {
-    line(ctx.io.stderr, `Note: ${file} holds a private key; only its public key was added to the trust store.`);
+    line(ctx.io.stderr, `exsh: note: ${file} holds a private key; only its public key was added to the trust store.`);
   }
   line(ctx.io.stdout, `Trusted ${added.name} (fingerprint ${added.fingerprint}) on device ${device.name}.`);
   return added;
@@ -53,7 +53,7 @@ export function trustRemove(ctx: CliContext, ref: string): TrustedKey {
   });
   line(ctx.io.stdout, `Removed ${gone.name} (fingerprint ${gone.fingerprint}) from the trust store of device ${device.name}.`);
   if (left === 0) {
-    line(ctx.io.stderr, 'Warning: no authority is trusted now; every authorization code will fail verification.');
+    line(ctx.io.stderr, 'exsh: warning: no authority is trusted now; every authorization code will fail verification.');
   }
   return gone;
 }

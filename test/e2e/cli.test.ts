@@ -197,8 +197,15 @@ describe('devices', () => {
     expect(c.exitCode).toBe(0);
     expect(c.stdout).toMatch(/^Created device 'vcs1': Cisco TelePresence VCS, UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}\.$/);
     expect((await exsh(['--home', h, 'devices', 'create', 'vcs1'])).exitCode).toBe(1);
+    const typed = await exsh(['--home', h, 'devices', 'create', 'vcs2', '--brand', 'VCS', '--type', 'ExpresswayE']);
+    expect([typed.exitCode, typed.stderr]).toEqual([2, 'exsh: A Cisco VCS has no Expressway type: leave out --type, or use --brand Expressway. [device.typeNotForVcs]']);
+    expect((await exsh(['--home', h, 'devices', 'create', 'e1', '--type', 'ExpresswayE'])).exitCode).toBe(0);
+    expect((await exsh(['--home', h, '--device', 'e1', '-c', 'xStatus SystemUnit Product'])).stdout).toContain('Product: "Cisco Expressway-E"');
     const l = await exsh(['--home', h, 'devices', 'list', '--json']);
-    expect(JSON.parse(l.stdout)).toEqual([expect.objectContaining({ name: 'vcs1', product: 'Cisco TelePresence VCS' })]);
+    expect(JSON.parse(l.stdout)).toEqual([
+      expect.objectContaining({ name: 'e1', product: 'Cisco Expressway-E' }),
+      expect.objectContaining({ name: 'vcs1', product: 'Cisco TelePresence VCS' }),
+    ]);
     const p = await exsh(['--home', h, '--device', 'vcs1', '-c', 'xStatus SystemUnit ExpresswaySeries']);
     expect(p.stdout).toContain('ExpresswaySeries: "False"');
     expect((await exsh(['--home', h, 'devices', 'remove', 'vcs1'])).stdout).toBe("Removed device 'vcs1'.");
