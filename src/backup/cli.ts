@@ -56,7 +56,7 @@ export async function backupRestore(ctx: CliContext, file: string): Promise<void
 }
 
 registerSubcommands((program, getCtx) => {
-  const backup = program.command('backup').description('back up a device to a file, or restore one (§8.4)');
+  const backup = program.command('backup').description('back up a device to a file, or restore one');
   backup
     .command('create')
     .description('write the device (configuration, licensing, identity) to a file, mode 0600')

@@ -22,7 +22,7 @@ const NAMES = 'brand-type, smart-licensing, fips, ip, management, ssh-keys, cert
 
 function defineOptions(cmd: Command): Command {
   return cmd
-    .description('reset the device to factory default settings, asking what to keep (the root shell command of the seed)')
+    .description("reset the device to factory default settings, asking what to keep (Expressway's root-shell factory-reset)")
     .addOption(new Option('-v', 'ask only whether to keep the brand and type of the device'))
     .addOption(new Option('-t', 'ask only whether to keep the smart licensing settings (Expressway only)'))
     .addOption(new Option('-o', 'keep option keys: removed in X14.2, refused'))
