@@ -18,8 +18,10 @@ export function commandTree(): CommandTree {
   if (tree) return tree;
   tree = new CommandTree();
   systemUnit.register(tree);
-  licensing.register(tree);
+  // Reservation first: its ReservationEnable leads the License Smart settings, as in
+  // the device's own listing (§3.1).
   reservation.register(tree);
+  licensing.register(tree);
   brand.register(tree);
   optionKeys.register(tree);
   alarms.register(tree);

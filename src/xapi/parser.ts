@@ -268,7 +268,34 @@ function splitIndex(word: string): StatusSegment {
   return m ? { name: m[1] as string, index: Number(m[2]) } : { name: word };
 }
 
+/**
+ * `xConfiguration // Name ?` and `xconfiguration //out//hdmi`: every leaf whose path
+ * has words starting with each term, in order (the device's search form).
+ */
+function searchConfig(tree: CommandTree, rest: Token[]): Request {
+  const query = rest[rest.length - 1]?.kind === 'query';
+  const words = (query ? rest.slice(0, -1) : rest).map(tokenText);
+  if (rest.some((t) => t.kind === 'key')) {
+    throw new RequestError('xapi.syntax', 'A // search only reads settings; name the setting to change it.', { root: 'Configuration' });
+  }
+  const terms = words.join('//').split('//').map((t) => t.trim().toLowerCase()).filter((t) => t !== '');
+  const leaves = tree.configLeaves().filter((leaf) => {
+    let at = 0;
+    for (const term of terms) {
+      while (at < leaf.path.length && !(leaf.path[at] as string).toLowerCase().startsWith(term)) at++;
+      if (at === leaf.path.length) return false;
+      at++;
+    }
+    return true;
+  });
+  return query ? { verb: 'configHelp', path: ['//'], leaves } : { verb: 'configGet', path: [], leaves };
+}
+
 function resolveConfig(tree: CommandTree, rest: Token[]): Request {
+  const first = rest[0];
+  if (first && (first.kind === 'word' || first.kind === 'key') && first.text.startsWith('//')) return searchConfig(tree, rest);
+  // `xConfiguration *` (PlaceOS sends it): everything, as a bare xConfiguration.
+  if (first && first.kind === 'word' && first.text === '*' && rest.length === 1) return { verb: 'configGet', path: [], leaves: leavesOf(tree.config) };
   let node = tree.config;
   const path: string[] = [];
   let i = 0;

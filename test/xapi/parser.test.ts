@@ -130,7 +130,7 @@ describe('xConfiguration', () => {
       "Invalid value 'http://x/SmartTransport' for License Smart Transport OnPrem Url: it must be https://<server>/SmartTransport, for example https://example.com/SmartTransport.",
     ],
     ['xConfiguration Foo: 1', 'xapi.noMatch', "No match on address expression: 'Foo' is not under xConfiguration (expected SystemUnit, IP, License, Services)."],
-    ['xConfiguration License Smart: 1', 'xapi.noMatch', 'xConfiguration License Smart is not a setting: name one of Transport, Privacy, ReservationEnable.'],
+    ['xConfiguration License Smart: 1', 'xapi.noMatch', 'xConfiguration License Smart is not a setting: name one of ReservationEnable, Transport, Privacy.'],
   ])('%s', (line, code, message) => {
     const e = errorOf(line);
     expect([e.code, e.message]).toEqual([code, message]);
@@ -221,5 +221,23 @@ describe('xFeedback', () => {
   });
   it('rejects unknown roots', () => {
     expect(errorOf('xfeedback register /Event/Foo').code).toBe('xapi.noMatch');
+  });
+});
+
+describe('xConfiguration search and wildcard', () => {
+  it('// finds leaves whose path words start with each term, in order', () => {
+    const r = parse('xConfiguration // Name ?').request;
+    expect(r.verb === 'configHelp' && r.leaves.map((l) => l.path.join(' '))).toEqual(['SystemUnit Name', 'IP DNS Domain Name']);
+    const g = parse('xconfiguration //proxy//po').request;
+    expect(g.verb === 'configGet' && g.leaves.map((l) => l.path.join(' '))).toEqual(['License Smart Transport Proxy Port']);
+  });
+
+  it('* is every setting', () => {
+    const r = parse('xConfiguration *').request;
+    expect(r.verb === 'configGet' && r.leaves.length).toBe(tree.configLeaves().length);
+  });
+
+  it('a search cannot set', () => {
+    expect(errorOf('xConfiguration //Name: x').code).toBe('xapi.syntax');
   });
 });
