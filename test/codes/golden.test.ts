@@ -13,6 +13,7 @@ import {
   signatureBytes,
   verifySignature,
 } from '../../src/codes/index.js';
+import { loadCatalogue } from '../../src/cssm/catalogue.js';
 import { golden, UDI } from './helpers.js';
 
 const { publicKey } = loadDemoAuthority();
@@ -46,6 +47,18 @@ describe('golden vectors (fixtures/golden/codes.json)', () => {
     const sig = signatureBytes(code);
     expect(makeReturnCode('installed', UDI, golden.piid, sig)).toBe(golden.plr.returnCodeInstalled);
     expect(makeReturnCode('unused', UDI, golden.piid, sig)).toBe(golden.plr.returnCodeUnused);
+  });
+
+  it('every <tag> in the SLR code is a catalogue entry with the same displayName', () => {
+    const tags = [...golden.slr.code.matchAll(/<tag>([^<]*)<\/tag>/g)].map((m) => m[1]!);
+    expect(tags).toHaveLength(golden.slr.payload.entitlements.length);
+    const catalogue = loadCatalogue().entitlements;
+    for (const [i, tag] of tags.entries()) {
+      const entry = catalogue.find((e) => e.tag === tag);
+      expect(entry, `catalogue entry for ${tag}`).toBeDefined();
+      expect(golden.slr.payload.entitlements[i]!.tag).toBe(tag);
+      expect(golden.slr.payload.entitlements[i]!.displayName).toBe(entry!.displayName);
+    }
   });
 });
 
