@@ -32,7 +32,7 @@ export function entitlementStatus(e: Entitlement, now: Date): EntitlementStatus 
 function isAdvancedAccountSecurity(e: Entitlement): boolean {
   const entry = catalogueEntry(e.tag);
   if (entry) return entry.kind === 'aas';
-  // A tag outside the catalogue (e.g. the golden vectors' EXPWY_AAS,1.0_…): go by its name.
+  // A tag outside the catalogue (another authority's catalogue, say): go by its name.
   return /\.EXPWY_AAS(_TERM)?,/.test(e.tag) || /advanced account security/i.test(e.displayName);
 }
 
