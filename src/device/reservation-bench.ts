@@ -9,6 +9,7 @@ import {
   SLR_VERSION,
   type Entitlement,
 } from '../codes/index.js';
+import { loadCatalogue } from '../cssm/catalogue.js';
 import { seededRng } from '../random.js';
 import type { DeviceContext } from './context.js';
 import { newDeviceState } from './device.js';
@@ -22,28 +23,29 @@ export interface InstallBenchResult {
   perSecond: number;
 }
 
-const ENTITLEMENTS: Entitlement[] = [
-  {
-    tag: 'regid.2016-07.com.cisco.EXPWY_RMS,14.0_9cd40609-ea62-454f-a74d-2fc0a1d41cc0',
-    count: 4,
-    startDate: '',
-    endDate: '',
-    licenseType: 'PERPETUAL',
-    displayName: 'Expressway Rich Media Session',
-    tagDescription: 'Expressway Rich Media Session',
-    subscriptionId: '',
-  },
-  {
-    tag: 'regid.2019-11.com.cisco.EXPWY_ROOM_REG_TERM,14.0_4b66d8a6-f2f2-4cf5-875c-cff9eb6568d0',
-    count: 10,
-    startDate: '2026-Jan-01 UTC',
-    endDate: '2027-Jan-01 UTC',
-    licenseType: 'TERM',
-    displayName: 'Expressway Room Registration (Term)',
-    tagDescription: 'Expressway Room Registration (Term)',
-    subscriptionId: '',
-  },
-];
+/** Two catalogue licences, one perpetual and one term, as the CSSM would issue them. */
+function benchEntitlements(): Entitlement[] {
+  const pick = (name: string) => {
+    const entry = loadCatalogue().entitlements.find((e) => e.displayName === name);
+    if (!entry) throw new Error(`the catalogue has no ${name}`);
+    return entry;
+  };
+  const rms = pick('Expressway Rich Media Session');
+  const room = pick('Expressway Room Registration (Term)');
+  return [
+    { tag: rms.tag, count: 4, startDate: '', endDate: '', licenseType: 'PERPETUAL', displayName: rms.displayName, tagDescription: rms.description, subscriptionId: '' },
+    {
+      tag: room.tag,
+      count: 10,
+      startDate: '2026-Jan-01 UTC',
+      endDate: '2027-Jan-01 UTC',
+      licenseType: 'TERM',
+      displayName: room.displayName,
+      tagDescription: room.description,
+      subscriptionId: '',
+    },
+  ];
+}
 
 /**
  * §11: SLR installs per second in-process — the whole of Install on a device's working
@@ -59,11 +61,12 @@ export function benchInstalls(n: number): InstallBenchResult {
   const { pid, serial, vid, hostId } = state.identity;
   const udi = { pid, serial, vid, hostId };
   const key = loadDemoAuthority().privateKey;
+  const entitlements = benchEntitlements();
   const cases = Array.from({ length: n }, () => {
     const nonce = makeNonce(rng);
     const piid = derivePiid(udi, nonce);
     const request = { nonce, code: makeRequestCode(udi, nonce), piid, requestedAt: at.toISOString() };
-    const code = buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at.getTime(), entitlements: ENTITLEMENTS }, udi, key);
+    const code = buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at.getTime(), entitlements }, udi, key);
     return { request, code };
   });
   const ctx: DeviceContext = { deviceName: 'bench', state, now: () => at, rng, home: '' };
