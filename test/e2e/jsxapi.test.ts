@@ -7,7 +7,7 @@ import jsxapi from 'jsxapi';
 import TSHBackendMod from 'jsxapi/lib/backend/tsh.js';
 import excMod from 'jsxapi/lib/xapi/exc.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, cleanHomes, EXSH_BIN, NOW, tempHome } from '../helpers/exsh.js';
+import { cleanEnv, cleanHomes, EXSH_BIN, NOW, runExsh, tempHome } from '../helpers/exsh.js';
 
 /**
  * §3.2 / tsh-protocol §2: the real jsxapi v6 client, driven over `exsh tsh` exactly as
@@ -151,6 +151,28 @@ describe('jsxapi v6 over exsh tsh', () => {
     await xapi.Config.SystemUnit.Name.get();
     expect(seen).toEqual(['fb-1']);
 
+    expect(conn.errors).toEqual([]);
+    expect(await close(conn)).toBe(0);
+  });
+});
+
+describe('jsxapi sends an authorization code as a {N} byte-counted body (§2.3)', () => {
+  it('requests, installs an SLR code signed by the CSSM, and reads the reservation back', async () => {
+    const home = tempHome();
+    const conn = await connect(home);
+    const { xapi } = conn;
+    await xapi.Config.License.Smart.ReservationEnable.set('On');
+    const { RequestCode } = (await xapi.Command.License.Smart.Reservation.Request()) as { RequestCode: string };
+    expect(RequestCode).toMatch(/^CB-PExpressway,S[0-9A-F]{8},V1\.0,H[0-9a-f]{8}-A[1-9A-HJ-NP-Za-km-z]{8}-[0-9A-F]{2}$/);
+    const reserve = await runExsh(['--home', home, '--now', NOW, 'cssm', 'reserve', '--request', RequestCode, '--license', 'Expressway Rich Media Session=4']);
+    expect(reserve.exitCode).toBe(0);
+    // The code goes as the body, wrapped the way a mail client would, breaks and all.
+    const wrapped = reserve.stdout.trim().replace(/(.{70})/g, '$1\n');
+    const installed = (await xapi.command('License Smart Reservation Install', wrapped)) as { status: string; ConfirmationCode: string };
+    expect(installed.status).toBe('OK');
+    expect(installed.ConfirmationCode).toMatch(/^[0-9a-f]{8}$/);
+    expect(await xapi.Status.License.Smart.Reservation.Status.get()).toBe('Reserved - Specific License Reservation');
+    expect(await xapi.Status.License.Smart.Entitlement[1].Count.get()).toBe('4');
     expect(conn.errors).toEqual([]);
     expect(await close(conn)).toBe(0);
   });
