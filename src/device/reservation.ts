@@ -73,6 +73,7 @@ export function register(tree: CommandTree): void {
     space: stringSpace(1, MAX_CODE_CHARS),
     required: true,
     positional: true,
+    body: true,
     help: 'The authorization code from the CSSM: the PLR code, or the SLR XML in double quotes (or as a multi-line body ending with a line holding only ".").',
   } as const;
 

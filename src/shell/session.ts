@@ -72,11 +72,11 @@ export class Session {
     this.style = opts.style ?? plainStyle;
   }
 
-  /** True when the line names a command that takes a code as a multi-line body and has none yet. */
+  /** True when the line names a command that takes its code as a multi-line body and has none yet. */
   wantsBody(line: string): boolean {
     try {
       const { request } = parseRequest(this.tree, { line });
-      return request.verb === 'commandHelp' && request.usage && (request.specs[0]?.params.some((p) => p.positional) ?? false);
+      return request.verb === 'commandHelp' && request.usage && (request.specs[0]?.params.some((p) => p.body) ?? false);
     } catch {
       return false;
     }

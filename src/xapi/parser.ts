@@ -480,9 +480,10 @@ function bindParams(spec: CommandSpec, args: Token[], body: string | undefined):
     assign(positional, tokenText(t));
   }
   if (body !== undefined) {
-    if (!positional) throw paramError(spec, `xCommand ${spec.path.join(' ')} takes no multi-line body.`);
-    if (values[positional.name] !== undefined) throw paramError(spec, `Parameter ${positional.name} was given both on the line and as a body.`);
-    assign(positional, body);
+    const bodyParam = spec.params.find((p) => p.body);
+    if (!bodyParam) throw paramError(spec, `xCommand ${spec.path.join(' ')} takes no multi-line body.`);
+    if (values[bodyParam.name] !== undefined) throw paramError(spec, `Parameter ${bodyParam.name} was given both on the line and as a body.`);
+    assign(bodyParam, body);
   }
   return values;
 }

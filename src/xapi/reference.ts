@@ -29,7 +29,7 @@ export function commandReference(tree: CommandTree): string {
     if (spec.params.length) {
       out.push('| Parameter | Value space | Notes |', '|---|---|---|');
       for (const p of spec.params) {
-        const notes = [p.required ? 'required' : 'optional', p.positional ? 'may be given without its name, or as a multi-line body' : '', p.multiple ? 'may repeat' : '']
+        const notes = [p.required ? 'required' : 'optional', p.positional ? 'may be given without its name' : '', p.body ? 'or as a multi-line body ending in a line with only `.`' : '', p.multiple ? 'may repeat' : '']
           .filter((x) => x)
           .join('; ');
         out.push(`| \`${p.name}${p.required ? '(r)' : ''}\` | \`${formatSpace(p.space)}\` | ${notes}${p.help ? `. ${cell(p.help)}` : ''} |`);

@@ -104,8 +104,14 @@ export interface ParamSpec {
   required?: boolean;
   /** May repeat (array parameter). */
   multiple?: boolean;
-  /** Also taken as a positional argument or a multi-line body (§2.2, §2.3). */
+  /** Also taken as a positional argument, without its name (§2.2). */
   positional?: boolean;
+  /**
+   * Also taken as a multi-line body (§2.3): a code pasted over several lines, ended by a
+   * line with only "." (or sent in a `{N}` frame). The command waits for the body when
+   * the line names no value for it.
+   */
+  body?: boolean;
   help?: string;
 }
 

@@ -118,17 +118,25 @@ describe('batch from stdin', () => {
 
   it('takes a dot-terminated body and a {N} byte-counted frame', async () => {
     const h = home();
-    const counted = 'xCommand Simulator Clock Set | resultId="b"\n2026-03-05T00:00:00Z\n';
-    const input = `xCommand Simulator Clock Set\n2026-03-0\n2T00:00:00Z\n.\n{${Buffer.byteLength(counted)}} \n${counted}`;
+    // What matters is that each body is consumed as one request (the pasted-code tests
+    // in test/reservation check that a wrapped code installs).
+    const counted = 'xCommand License Smart Reservation ReturnAuthorization | resultId="b"\n<specificPLR>\n</specificPLR>\n';
+    const input = `xConfiguration License Smart ReservationEnable: On\nxCommand License Smart Reservation Install\nCAVfS8-tqmsHn-\nntioqo\n.\n{${Buffer.byteLength(counted)}} \n${counted}xStatus SystemUnit Name\n`;
     const r = await exsh(['--home', h, '--now', NOW], { input });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe(
-      '*r SimulatorClockSetResult (status=OK):\n    Time: "2026-03-02T00:00:00Z"\n*r/end\n\nOK\n*r SimulatorClockSetResult (status=OK):\n    Time: "2026-03-05T00:00:00Z"\n*r/end\n\n** resultId: "b"\nOK',
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(
+      /^\nOK\n\*r LicenseSmartReservationInstallResult \(status=Error\):\n {4}Reason: "[^"]*"\n {4}Code: "reservation\.noRequest"\n\*r\/end\n\nERROR\n\*r LicenseSmartReservationReturnAuthorizationResult \(status=Error\):\n {4}Reason: "[^"]*"\n {4}Code: "reservation\.parse"\n\*r\/end\n\n\*\* resultId: "b"\nERROR\n\*s SystemUnit: \/\n {4}Name: ""\n\*s\/end\n\nOK$/,
     );
   });
 
+  it('a command whose parameter is no code prints its usage instead of waiting for a body', async () => {
+    const r = await exsh(['--home', home()], { input: 'xCommand Simulator Clock Set\nxStatus SystemUnit Name\n' });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('    Time(r): <S: 1, 64>\n\nERROR\n*s SystemUnit: /');
+  });
+
   it('an unterminated body is an error, not a hang', async () => {
-    const r = await exsh(['--home', home()], { input: 'xCommand Simulator Clock Set\n2026-03-05\n' });
+    const r = await exsh(['--home', home()], { input: 'xCommand License Smart Reservation Install\n<specificPLR>\n' });
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain("The multi-line body was not ended by a line with only '.'");
   });

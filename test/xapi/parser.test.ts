@@ -165,8 +165,14 @@ describe('xCommand', () => {
     expect(params(line)).toEqual(expected);
   });
 
-  it('takes the positional parameter from a body', () => {
-    expect(params('xCommand Simulator Clock Set', '2026-01-01T00:00:00Z')).toEqual({ Time: '2026-01-01T00:00:00Z' });
+  it('takes a code from a body', () => {
+    expect(params('xCommand License Smart Reservation Install', 'CAbc-def')).toEqual({ AuthorizationCode: 'CAbc-def' });
+    expect(params('xcom lic sm res returnauth | resultId="1"', '<x/>')).toEqual({ AuthorizationCode: '<x/>' });
+  });
+
+  it('only a code parameter takes a body', () => {
+    const e = errorOf('xCommand Simulator Clock Set', '2026-01-01T00:00:00Z');
+    expect([e.code, e.message]).toEqual(['xapi.badParameter', 'xCommand Simulator Clock Set takes no multi-line body.']);
   });
 
   it('prints usage for a command missing its required parameters', () => {
