@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseIsoTime } from './clock.js';
 import { Device } from './device/device.js';
 import { usageError } from './errors.js';
 import { seededRng, systemRng, type Rng } from './random.js';
@@ -57,9 +58,9 @@ export function defaultHome(env: Record<string, string | undefined>, platform: N
 }
 
 export function parseNow(text: string): Date {
-  const t = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(t)) throw usageError('cli.badNow', `Invalid --now '${text}': expected an ISO 8601 time such as 2026-03-01T10:15:00Z.`);
-  return new Date(t);
+  const t = parseIsoTime(text);
+  if (!t) throw usageError('cli.badNow', `Invalid --now '${text}': expected an ISO 8601 time such as 2026-03-01T10:15:00Z.`);
+  return t;
 }
 
 export function context(opts: GlobalOptions, io: Io): CliContext {

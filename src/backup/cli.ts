@@ -12,7 +12,8 @@ import { ExshError } from '../errors.js';
 
 export async function backupCreate(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
   const { commandTree } = await import('../device/index.js');
-  const { createBackup, serializeBackup, udiOf } = await import('../device/backup.js');
+  const { createBackup, serializeBackup } = await import('../device/backup.js');
+  const { formatUdi } = await import('../codes/udi.js');
   commandTree();
   const path = resolve(file);
   if (!opts.force && statSync(path, { throwIfNoEntry: false })) {
@@ -25,7 +26,7 @@ export async function backupCreate(ctx: CliContext, file: string, opts: { force?
   } catch (e) {
     throw new ExshError('backup.unwritable', `Cannot write ${file}: ${(e as Error).message}.`);
   }
-  ctx.io.stdout.write(`Backup of device '${device.name}' (UDI ${udiOf(doc.payload.state.identity)}) written to ${file}.\n`);
+  ctx.io.stdout.write(`Backup of device '${device.name}' (UDI ${formatUdi(doc.payload.state.identity)}) written to ${file}.\n`);
 }
 
 export async function backupRestore(ctx: CliContext, file: string): Promise<void> {

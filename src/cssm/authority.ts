@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ensureDir, writePrivateFile } from '../device/store.js';
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyFingerprint, loadDemoAuthority } from '../codes/index.js';
 import { storeError } from '../errors.js';
@@ -63,10 +63,7 @@ export function createPrivateAuthority(home: string): Authority {
   ensureDir(dir);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, pem, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writePrivateFile(path, pem);
   const authority = loadAuthority(home);
   // The public half beside it, ready for `exsh trust add <home>/authority/public-key.pem`.
   writePrivateFile(join(dir, 'public-key.pem'), authority.publicKeyPem);

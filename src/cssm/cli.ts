@@ -7,7 +7,7 @@ import type { CssmEnv, LicenceRequest } from './service.js';
 
 // SQLite and the service load only when a cssm command runs: `exsh -c …` must start fast (§11).
 const service = () => import('./service.js');
-import { formatTable } from './table.js';
+import { formatTable } from '../table.js';
 
 /** What the `cssm` commands are given by the main program: nothing is read from globals. */
 export interface CssmContext {
@@ -46,7 +46,7 @@ function json(ctx: CssmContext, value: unknown): void {
 }
 
 /** `reserve` and `update` print the code alone, or write it to `--out` (inside the transaction). */
-function delivery(ctx: CssmContext, out: string | undefined): ((code: string) => void) | undefined {
+function delivery(out: string | undefined): ((code: string) => void) | undefined {
   if (out === undefined) return undefined;
   return (code) => {
     try {
@@ -139,7 +139,7 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
           exportControl: o.exportControl === true,
           licenses: o.license.map(parseLicenceArgument),
           virtualAccount: o.virtualAccount,
-          deliver: delivery(ctx, o.out),
+          deliver: delivery(o.out),
         });
         issued(ctx, code, o.out);
       },
@@ -159,7 +159,7 @@ export function registerCssmCommands(program: Command, getCtx: () => CssmContext
         ...env(ctx),
         instance: o.instance,
         licenses: o.license.map(parseLicenceArgument),
-        deliver: delivery(ctx, o.out),
+        deliver: delivery(o.out),
       });
       issued(ctx, code, o.out);
     });

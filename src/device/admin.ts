@@ -1,6 +1,8 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatUdi } from '../codes/udi.js';
 import type { CliContext } from '../context.js';
+import { formatTable } from '../table.js';
 import { ExshError, usageError } from '../errors.js';
 import { Device } from './device.js';
 import type { Brand, ProductType } from './state.js';
@@ -37,10 +39,8 @@ export function listDevices(ctx: CliContext, opts: { json?: boolean }): void {
     ctx.io.stdout.write(`No devices under ${ctx.home}; one is created on first use.\n`);
     return;
   }
-  const w = Math.max(4, ...rows.map((r) => r.name.length));
-  const p = Math.max(7, ...rows.map((r) => r.product.length));
-  ctx.io.stdout.write(`${'Name'.padEnd(w)}  ${'Product'.padEnd(p)}  Serial    HostId\n`);
-  for (const r of rows) ctx.io.stdout.write(`${r.name.padEnd(w)}  ${r.product.padEnd(p)}  ${r.serial.padEnd(8)}  ${r.hostId}\n`);
+  const table = formatTable(['Name', 'Product', 'Serial', 'HostId'], rows.map((r) => [r.name, r.product, r.serial, r.hostId]));
+  ctx.io.stdout.write(`${table}\n`);
 }
 
 export function createDevice(ctx: CliContext, name: string, opts: { brand: Brand; type?: ProductType }): void {
@@ -57,7 +57,7 @@ export function createDevice(ctx: CliContext, name: string, opts: { brand: Brand
   });
   if (device.store.exists()) throw new ExshError('device.exists', `Device '${name}' already exists under ${ctx.home}.`);
   const state = device.ensure();
-  ctx.io.stdout.write(`Created device '${name}': ${productName(state)}, UDI P:${state.identity.pid},S:${state.identity.serial},V:${state.identity.vid},H:${state.identity.hostId}.\n`);
+  ctx.io.stdout.write(`Created device '${name}': ${productName(state)}, UDI ${formatUdi(state.identity)}.\n`);
 }
 
 export function removeDevice(ctx: CliContext, name: string): void {

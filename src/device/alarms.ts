@@ -1,3 +1,4 @@
+import { isoSeconds } from '../clock.js';
 import type { CommandTree, StatusObject } from '../xapi/schema.js';
 import type { DeviceState } from './state.js';
 
@@ -35,7 +36,7 @@ export function raiseAlarm(state: DeviceState, id: AlarmId, at: Date): void {
     title: def.title,
     severity: def.severity,
     status: ALARM_RAISED,
-    raisedAt: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    raisedAt: isoSeconds(at),
   });
 }
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { formatUdi } from '../codes/udi.js';
 import { ExshError } from '../errors.js';
 import { clearAlarm } from './alarms.js';
 import type { DeviceContext } from './context.js';
 import { newDeviceState } from './device.js';
 import { isMicrosoftInteropKey, OPTION_KEYS_SECTION, type OptionKeySection } from './optionkeys.js';
 import { sectionRetentionOf, sectionsRetainedBy } from './reset.js';
-import { SCHEMA_VERSION, type DeviceState, type Identity } from './state.js';
+import { SCHEMA_VERSION, type DeviceState } from './state.js';
 import { validateState } from './store.js';
 import { productName } from './systemunit.js';
 
@@ -40,10 +41,6 @@ export interface BackupDocument {
   sha256: string;
 }
 
-export function udiOf(id: Identity): string {
-  return `P:${id.pid},S:${id.serial},V:${id.vid},H:${id.hostId}`;
-}
-
 /** JSON with object keys sorted at every level and no whitespace: one text per value. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -61,7 +58,7 @@ export function digestOf(payload: BackupPayload): string {
 }
 
 export function createBackup(state: DeviceState, deviceName: string, at: Date): BackupDocument {
-  const payload: BackupPayload = { createdAt: at.toISOString(), deviceName, udi: udiOf(state.identity), state: structuredClone(state) };
+  const payload: BackupPayload = { createdAt: at.toISOString(), deviceName, udi: formatUdi(state.identity), state: structuredClone(state) };
   return { format: BACKUP_FORMAT, version: BACKUP_VERSION, payload, sha256: digestOf(payload) };
 }
 
@@ -108,7 +105,7 @@ export function parseBackup(text: string, file: string): BackupDocument {
   if (!isObject(state) || state.schemaVersion !== SCHEMA_VERSION) throw corrupt(file, 'its device state has an unknown schema version');
   const err = validateState(state);
   if (err) throw corrupt(file, err);
-  if (typeof payload.udi !== 'string' || payload.udi !== udiOf((state as unknown as DeviceState).identity)) {
+  if (typeof payload.udi !== 'string' || payload.udi !== formatUdi((state as unknown as DeviceState).identity)) {
     throw corrupt(file, 'its UDI does not match the device state');
   }
   return raw as unknown as BackupDocument;
@@ -129,7 +126,7 @@ export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreO
   const target = ctx.state;
   const source = doc.payload.state;
   const now = ctx.now();
-  const sameSystem = udiOf(target.identity) === udiOf(source.identity);
+  const sameSystem = formatUdi(target.identity) === formatUdi(source.identity);
   if (target.brand === 'Expressway' && source.brand === 'VCS') {
     throw new ExshError(
       'backup.vcsOntoExpressway',
@@ -180,5 +177,5 @@ export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreO
 
   for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
   Object.assign(target, next);
-  return { sameSystem, backupUdi: doc.payload.udi, targetUdi: udiOf(target.identity), smartLicensingDropped, product: productName(target), smartLicensing: target.brand === 'Expressway' };
+  return { sameSystem, backupUdi: doc.payload.udi, targetUdi: formatUdi(target.identity), smartLicensingDropped, product: productName(target), smartLicensing: target.brand === 'Expressway' };
 }

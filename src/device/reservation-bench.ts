@@ -13,7 +13,7 @@ import { loadCatalogue } from '../cssm/catalogue.js';
 import { seededRng } from '../random.js';
 import type { DeviceContext } from './context.js';
 import { newDeviceState } from './device.js';
-import { installReservation } from './reservation-engine.js';
+import { deviceUdi, installReservation } from './reservation-engine.js';
 import { emptyReservation, RESERVATION_ENABLE_KEY } from './reservation-state.js';
 import './trust.js';
 
@@ -58,8 +58,7 @@ export function benchInstalls(n: number): InstallBenchResult {
   const at = new Date('2026-03-01T10:00:00Z');
   const state = newDeviceState(rng, at);
   state.config[RESERVATION_ENABLE_KEY] = 'On';
-  const { pid, serial, vid, hostId } = state.identity;
-  const udi = { pid, serial, vid, hostId };
+  const udi = deviceUdi(state);
   const key = loadDemoAuthority().privateKey;
   const entitlements = benchEntitlements();
   const cases = Array.from({ length: n }, () => {

@@ -21,7 +21,7 @@ import {
   type InstalledReservation,
   type ReservationType,
 } from './reservation-state.js';
-import { isoSeconds } from './simulator.js';
+import { isoSeconds } from '../clock.js';
 import type { DeviceState } from './state.js';
 import { trustedKeys, trustStore } from './trust.js';
 

@@ -1,3 +1,4 @@
+import { isoSeconds } from '../clock.js';
 import { usageError } from '../errors.js';
 import { setFactoryResetVerb } from '../shell/session.js';
 import type { CommandTree, StatusObject } from '../xapi/schema.js';
@@ -387,7 +388,7 @@ function validateResetSections(state: DeviceState): string | undefined {
 function statusOf(state: DeviceState): StatusObject {
   const r = state.lastReset as LastReset | undefined;
   if (!r) return { Count: 0 };
-  const out: StatusObject = { Count: r.count, Time: r.at.replace(/\.\d{3}Z$/, 'Z') };
+  const out: StatusObject = { Count: r.count, Time: isoSeconds(r.at) };
   for (const item of RESET_ITEMS) {
     const v = r.answers[item.name];
     out[item.status] = v === null ? 'Not applicable' : item.name === 'logs' ? (v ? 'Saved' : 'Deleted') : v ? 'Kept' : 'Reset';

@@ -1,11 +1,8 @@
+import { isoSeconds, parseIsoTime } from '../clock.js';
 import { ExshError } from '../errors.js';
 import { intSpace, stringSpace, type CommandTree } from '../xapi/schema.js';
 
 /** The simulator's own controls (§4): clearly marked in help as not part of Expressway. */
-
-export function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 export function register(tree: CommandTree): void {
   tree.addCommand({
@@ -32,8 +29,8 @@ export function register(tree: CommandTree): void {
     params: [{ name: 'Time', space: stringSpace(1, 64), required: true, positional: true }],
     handler: (ctx, p) => {
       const text = String(p.Time);
-      const target = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
-      if (Number.isNaN(target)) {
+      const target = parseIsoTime(text)?.getTime();
+      if (target === undefined) {
         throw new ExshError('clock.badTime', `Invalid time '${text}': expected ISO 8601, for example 2026-03-01T10:15:00Z.`);
       }
       const now = ctx.now().getTime();

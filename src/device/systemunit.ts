@@ -1,3 +1,4 @@
+import { isoSeconds } from '../clock.js';
 import { stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
 import type { DeviceContext } from './context.js';
 import type { DeviceState } from './state.js';
@@ -68,7 +69,7 @@ export function register(tree: CommandTree): void {
           HostIdentifier: s.identity.hostId,
         },
         Uptime: uptime,
-        Time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        Time: isoSeconds(now),
       };
     },
   });

@@ -1,5 +1,5 @@
 import type { Device } from '../device/device.js';
-import { VERBS, matchName } from '../xapi/parser.js';
+import { VERBS, matchChild, matchName } from '../xapi/parser.js';
 import type { CommandTree, StatusValue, TreeNode, ValueSpace } from '../xapi/schema.js';
 
 /**
@@ -11,13 +11,11 @@ function node<T>(root: TreeNode<T>, words: string[]): TreeNode<T> | undefined {
   let n: TreeNode<T> | undefined = root;
   for (const w of words) {
     if (!n) return undefined;
-    let hit: string | undefined;
     try {
-      hit = matchName(w, [...n.children.values()].map((c) => c.name), 'node');
+      n = matchChild(n, w, 'node');
     } catch {
-      return undefined;
+      return undefined; // ambiguous: nothing to complete
     }
-    n = hit === undefined ? undefined : n.children.get(hit.toLowerCase());
   }
   return n;
 }

@@ -1,7 +1,7 @@
 import type { DeviceContext } from '../device/context.js';
 import type { Device } from '../device/device.js';
 import { ExshError } from '../errors.js';
-import { commandHelp, commandUsage, configHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
+import { commandHelp, configHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
 import { canonicalFeedbackPath, parseRequest, RequestError, type OutputMode, type Request, type StatusSegment } from '../xapi/parser.js';
 import { render, renderFeedback, plainStyle, type Style } from '../xapi/render.js';
 import { isFailure, type ConfigLine, type FeedbackEvent, type Reply } from '../xapi/reply.js';

@@ -1,3 +1,5 @@
+import { isoSeconds } from '../clock.js';
+import { formatTable } from '../table.js';
 import { readFileSync } from 'node:fs';
 import type { CliContext } from '../context.js';
 import { addTrustedKey, readAuthorityKey, removeTrustedKey, trustStore, type TrustedKey } from '../device/trust.js';
@@ -37,12 +39,8 @@ export function trustList(ctx: CliContext, opts: { json?: boolean }): void {
     line(ctx.io.stdout, 'No authority is trusted: every authorization code will fail verification (see exsh trust add).');
     return;
   }
-  const rows = [
-    ['Name', 'Fingerprint', 'Source', 'Added'],
-    ...keys.map((k) => [k.name, k.fingerprint, k.builtin ? 'built-in demo authority' : 'added', k.addedAt.replace(/\.\d{3}Z$/, 'Z')]),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) line(ctx.io.stdout, r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const rows = keys.map((k) => [k.name, k.fingerprint, k.builtin ? 'built-in demo authority' : 'added', isoSeconds(k.addedAt)]);
+  line(ctx.io.stdout, formatTable(['Name', 'Fingerprint', 'Source', 'Added'], rows));
 }
 
 export function trustRemove(ctx: CliContext, ref: string): TrustedKey {

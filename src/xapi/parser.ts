@@ -2,6 +2,7 @@ import { ExshError } from '../errors.js';
 import { lex, type Token } from './lexer.js';
 import {
   checkValue,
+  leavesBelow,
   type CommandSpec,
   type CommandTree,
   type ConfigLeaf,
@@ -106,7 +107,7 @@ export function matchName<T extends string>(word: string, names: readonly T[], w
   return undefined;
 }
 
-function matchChild<T>(node: TreeNode<T>, word: string, what: string): TreeNode<T> | undefined {
+export function matchChild<T>(node: TreeNode<T>, word: string, what: string): TreeNode<T> | undefined {
   const names = [...node.children.values()].map((c) => c.name);
   const hit = matchName(word, names, what);
   return hit === undefined ? undefined : node.children.get(hit.toLowerCase());
@@ -295,7 +296,7 @@ function resolveConfig(tree: CommandTree, rest: Token[]): Request {
   const first = rest[0];
   if (first && (first.kind === 'word' || first.kind === 'key') && first.text.startsWith('//')) return searchConfig(tree, rest);
   // `xConfiguration *` (PlaceOS sends it): everything, as a bare xConfiguration.
-  if (first && first.kind === 'word' && first.text === '*' && rest.length === 1) return { verb: 'configGet', path: [], leaves: leavesOf(tree.config) };
+  if (first && first.kind === 'word' && first.text === '*' && rest.length === 1) return { verb: 'configGet', path: [], leaves: leavesBelow(tree.config) };
   let node = tree.config;
   const path: string[] = [];
   let i = 0;
@@ -303,7 +304,7 @@ function resolveConfig(tree: CommandTree, rest: Token[]): Request {
     const t = rest[i] as Token;
     if (t.kind === 'query') {
       if (i !== rest.length - 1) throw new RequestError('xapi.syntax', "'?' must come last.", { root: 'Configuration' });
-      return { verb: 'configHelp', path, leaves: leavesOf(node) };
+      return { verb: 'configHelp', path, leaves: leavesBelow(node) };
     }
     if (t.kind === 'string') {
       throw new RequestError('xapi.syntax', `Unexpected value "${t.text}": a configuration value follows its name and a colon.`, {
@@ -327,7 +328,7 @@ function resolveConfig(tree: CommandTree, rest: Token[]): Request {
     }
   }
   const keyed = rest[i - 1]?.kind === 'key';
-  if (!keyed) return { verb: 'configGet', path, leaves: leavesOf(node) };
+  if (!keyed) return { verb: 'configGet', path, leaves: leavesBelow(node) };
   const leaf = node.leaf;
   const pathText = path.join(' ');
   if (!leaf) {
@@ -368,26 +369,6 @@ function describe(leaf: ConfigLeaf): string {
   return s.kind === 'enum' ? s.values.join(' or ') : s.kind === 'int' ? `an integer from ${s.min} to ${s.max}` : 'a string';
 }
 
-function leavesOf(node: TreeNode<ConfigLeaf>): ConfigLeaf[] {
-  const out: ConfigLeaf[] = [];
-  const walk = (n: TreeNode<ConfigLeaf>) => {
-    if (n.leaf) out.push(n.leaf);
-    for (const c of n.children.values()) walk(c);
-  };
-  walk(node);
-  return out;
-}
-
-function specsOf(node: TreeNode<CommandSpec>): CommandSpec[] {
-  const out: CommandSpec[] = [];
-  const walk = (n: TreeNode<CommandSpec>) => {
-    if (n.leaf) out.push(n.leaf);
-    for (const c of n.children.values()) walk(c);
-  };
-  walk(node);
-  return out;
-}
-
 function resolveCommand(tree: CommandTree, rest: Token[], body: string | undefined): Request {
   let node = tree.commands;
   const path: string[] = [];
@@ -395,7 +376,7 @@ function resolveCommand(tree: CommandTree, rest: Token[], body: string | undefin
   for (; i < rest.length; i++) {
     const t = rest[i] as Token;
     if (t.kind === 'query') {
-      return { verb: 'commandHelp', path, specs: specsOf(node), usage: false };
+      return { verb: 'commandHelp', path, specs: leavesBelow(node), usage: false };
     }
     if (t.kind !== 'word') break;
     if (node.leaf && node.children.size === 0) break;
@@ -420,7 +401,7 @@ function resolveCommand(tree: CommandTree, rest: Token[], body: string | undefin
         xpath: `/${path.join('/')}`,
       });
     }
-    return { verb: 'commandHelp', path, specs: specsOf(node), usage: false };
+    return { verb: 'commandHelp', path, specs: leavesBelow(node), usage: false };
   }
   const args = rest.slice(i);
   if (args.length === 1 && args[0]?.kind === 'query') return { verb: 'commandHelp', path, specs: [spec], usage: false };

@@ -1,7 +1,8 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canonicalJson, createBackup, digestOf, parseBackup, restoreBackup, serializeBackup, udiOf, type BackupDocument } from '../../src/device/backup.js';
+import { canonicalJson, createBackup, digestOf, parseBackup, restoreBackup, serializeBackup, type BackupDocument } from '../../src/device/backup.js';
+import { formatUdi } from '../../src/codes/udi.js';
 import { addOptionKey, deleteOptionKey } from '../../src/device/optionkeys.js';
 import { readReservation } from '../../src/device/reservation-state.js';
 import { applyFactoryReset } from '../../src/device/reset.js';
@@ -47,7 +48,7 @@ describe('backup file format', () => {
   it('round-trips through its text, digest over the canonical payload', () => {
     const d = testDevice();
     const doc = backupOf(d);
-    expect(doc).toMatchObject({ format: 'exsh-backup', version: 1, payload: { udi: udiOf(d.state().identity), deviceName: 'expressway' } });
+    expect(doc).toMatchObject({ format: 'exsh-backup', version: 1, payload: { udi: formatUdi(d.state().identity), deviceName: 'expressway' } });
     expect(doc.sha256).toBe(digestOf(doc.payload));
     expect(parseBackup(serializeBackup(doc), 'b.json')).toEqual(doc);
   });
@@ -105,9 +106,9 @@ describe('restore (§8.4)', () => {
     const b = testDevice({ home, name: 'b', seed: 'b', brand: 'VCS' });
     b.mutate((ctx) => addOptionKey(ctx, '116341T00-1-AB12CD34'));
     const identity = b.state().identity;
-    expect(udiOf(identity)).not.toBe(doc.payload.udi);
+    expect(formatUdi(identity)).not.toBe(doc.payload.udi);
     const outcome = b.mutate((ctx) => restoreBackup(ctx, doc));
-    expect(outcome).toMatchObject({ sameSystem: false, smartLicensingDropped: true, backupUdi: doc.payload.udi, targetUdi: udiOf(identity) });
+    expect(outcome).toMatchObject({ sameSystem: false, smartLicensingDropped: true, backupUdi: doc.payload.udi, targetUdi: formatUdi(identity) });
     const s = b.state();
     expect(s.identity).toEqual(identity);
     expect([s.brand, s.licensing.enabled]).toEqual(['Expressway', true]);
