@@ -173,4 +173,3 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export { usageError };

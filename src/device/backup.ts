@@ -5,7 +5,7 @@ import { clearAlarm } from './alarms.js';
 import type { DeviceContext } from './context.js';
 import { newDeviceState } from './device.js';
 import { isMicrosoftInteropKey, OPTION_KEYS_SECTION, type OptionKeySection } from './optionkeys.js';
-import { sectionRetentionOf, sectionsRetainedBy } from './reset.js';
+import { sectionRetentionOf, sectionsRetainedBy } from './retention.js';
 import { SCHEMA_VERSION, type DeviceState } from './state.js';
 import { validateState } from './store.js';
 import { productName } from './systemunit.js';

@@ -13,13 +13,6 @@ import { productName } from './systemunit.js';
  * registration and reservation — does not depend on it.
  */
 
-type BrandChange = (ctx: DeviceContext, from: Brand, to: Brand) => void;
-const brandChanges: BrandChange[] = [];
-/** Subsystems react to VCS → Expressway here (option keys are handled below). */
-export function registerBrandChange(fn: BrandChange): void {
-  brandChanges.push(fn);
-}
-
 export const VCS_NEEDS_FACTORY_RESET = 'Only a factory reset returns this system to Cisco VCS.';
 
 export function selectService(ctx: DeviceContext, brand: Brand, type: ProductType | undefined): void {
@@ -38,7 +31,6 @@ export function selectService(ctx: DeviceContext, brand: Brand, type: ProductTyp
     state.licensing.enabled = true;
     state.licensing.evaluationStartedAt = ctx.now().toISOString();
     keepOnlyRetainedKeys(state);
-    for (const fn of brandChanges) fn(ctx, 'VCS', 'Expressway');
     return;
   }
   if (type !== undefined) state.type = type;

@@ -2,6 +2,7 @@ import { ExshError } from '../errors.js';
 import { registerGuard } from '../shell/session.js';
 import { enumSpace, intSpace, stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
 import type { DeviceContext } from './context.js';
+import { registerResetConfig } from './retention.js';
 
 /**
  * Smart Licensing settings (§4) and the `xStatus License` tree. Subsystems
@@ -35,6 +36,7 @@ function isSmartPath(path: readonly string[]): boolean {
 }
 
 export function register(tree: CommandTree): void {
+  registerResetConfig('License Smart', 'smart-licensing');
   registerGuard((ctx, target) => {
     if (isSmartPath(target.path) && !smartLicensingAvailable(ctx)) {
       throw new ExshError('license.notAvailableOnVcs', VCS_REFUSAL);

@@ -2,6 +2,7 @@ import { ExshError } from '../errors.js';
 import { stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
 import type { DeviceContext } from './context.js';
 import { registerInitialiser } from './device.js';
+import { registerResetSection } from './retention.js';
 import type { DeviceState } from './state.js';
 import { registerStateValidator } from './store.js';
 
@@ -170,6 +171,8 @@ export function validateOptionKeys(state: DeviceState): string | undefined {
 const KEY_PARAMS = [{ name: 'Key', space: stringSpace(1, 90), required: true, positional: true }] as const;
 
 export function register(tree: CommandTree): void {
+  // Option keys, the MS Interop key included, never survive a factory reset (seed).
+  registerResetSection(OPTION_KEYS_SECTION, 'never');
   registerStateValidator(validateOptionKeys);
   registerInitialiser((state) => {
     state[OPTION_KEYS_SECTION] = { keys: [] } satisfies OptionKeySection;

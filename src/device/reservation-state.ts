@@ -1,4 +1,5 @@
 import type { Entitlement } from '../codes/types.js';
+import { registerResetSection } from './retention.js';
 import type { DeviceState } from './state.js';
 
 /**
@@ -50,6 +51,8 @@ export interface ReservationSection {
 }
 
 const SECTION = 'reservation';
+// A reservation is part of the smart licensing settings a factory reset may keep (§8.1).
+registerResetSection(SECTION, 'smart-licensing');
 
 export function emptyReservation(): ReservationSection {
   return { request: null, installed: null, lastConfirmationCode: '', lastReturnCode: '' };

@@ -1,5 +1,6 @@
 import { isoSeconds } from '../clock.js';
 import { usageError } from '../errors.js';
+import { configRetentionOf, sectionRetentionOf, type Retention } from './retention.js';
 import { setFactoryResetVerb } from '../shell/session.js';
 import type { CommandTree, StatusObject } from '../xapi/schema.js';
 import { ALARMS, clearAlarm, raiseAlarm, type AlarmId } from './alarms.js';
@@ -66,48 +67,6 @@ export function parseYesNo(text: string): boolean | undefined {
   return undefined;
 }
 
-// ---------------------------------------------------------------------------
-// What each answer keeps. Subsystems declare which of their state belongs where.
-
-/** A reset category, or 'always' (survives every reset) / 'never' (back to defaults). */
-export type Retention = ResetName | 'always' | 'never';
-
-const sectionRetention = new Map<string, Retention>([
-  ['reservation', 'smart-licensing'],
-  ['registration', 'smart-licensing'],
-  ['optionKeys', 'never'],
-  // The CSSM keys the device trusts (§6.7): its "CA trust store".
-  ['trustStore', 'certificates'],
-]);
-/** Which reset answer keeps a state section (`state.reservation`, …). Unlisted sections go back to defaults. */
-export function registerResetSection(key: string, retention: Retention): void {
-  sectionRetention.set(key, retention);
-}
-export function sectionRetentionOf(key: string): Retention {
-  return sectionRetention.get(key) ?? 'never';
-}
-/** The state sections an answer keeps (e.g. every 'smart-licensing' section). */
-export function sectionsRetainedBy(retention: Retention): string[] {
-  return [...sectionRetention].filter(([, r]) => r === retention).map(([k]) => k);
-}
-
-const configRetention: Array<[prefix: string, retention: Retention]> = [
-  ['License Smart', 'smart-licensing'],
-  ['IP', 'ip'],
-];
-/** Which reset answer keeps the configuration leaves under a path prefix ('IP', 'License Smart'). */
-export function registerResetConfig(prefix: string, retention: Retention): void {
-  configRetention.push([prefix, retention]);
-}
-/** The longest registered prefix decides; unlisted leaves go back to defaults. */
-export function configRetentionOf(key: string): Retention {
-  let best: [string, Retention] | undefined;
-  for (const entry of configRetention) {
-    const [prefix] = entry;
-    if ((key === prefix || key.startsWith(`${prefix} `)) && (!best || prefix.length > best[0].length)) best = entry;
-  }
-  return best?.[1] ?? 'never';
-}
 
 /** The core document's own keys; everything else is a subsystem section. */
 const CORE_KEYS = new Set([

@@ -1,6 +1,7 @@
 import { isoSeconds } from '../clock.js';
 import { stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
 import type { DeviceContext } from './context.js';
+import { registerResetConfig } from './retention.js';
 import type { DeviceState } from './state.js';
 
 /** SystemUnit configuration and status (§4, §5.1), and the IP/DNS settings. */
@@ -24,6 +25,7 @@ const HOSTNAME = /^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
 export function register(tree: CommandTree): void {
+  registerResetConfig('IP', 'ip');
   tree.addConfig({
     path: ['SystemUnit', 'Name'],
     space: stringSpace(0, 50),

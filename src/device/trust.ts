@@ -2,6 +2,7 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { keyFingerprint, loadDemoAuthority } from '../codes/authority.js';
 import { ExshError } from '../errors.js';
 import { registerInitialiser } from './device.js';
+import { registerResetSection } from './retention.js';
 import type { DeviceState } from './state.js';
 import { registerStateValidator } from './store.js';
 
@@ -27,6 +28,8 @@ export interface TrustSection {
 }
 
 const SECTION = 'trustStore';
+// The CSSM keys the device trusts (§6.7) are its "CA trust store" (§8.1).
+registerResetSection(SECTION, 'certificates');
 export const DEMO_KEY_NAME = 'demo';
 
 function demoKey(at: string): TrustedKey {

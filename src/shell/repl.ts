@@ -2,7 +2,6 @@ import { appendFileSync, chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ensureDir } from '../device/store.js';
-import { ExshError } from '../errors.js';
 import { banner } from './banner.js';
 import { complete } from './complete.js';
 import { FrameReader } from './framing.js';
@@ -126,4 +125,3 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
   });
 }
 
-export { ExshError };

@@ -2,7 +2,7 @@ import type { DeviceContext } from '../device/context.js';
 import type { Device } from '../device/device.js';
 import { ExshError } from '../errors.js';
 import { commandHelp, configHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
-import { canonicalFeedbackPath, parseRequest, RequestError, type OutputMode, type Request, type StatusSegment } from '../xapi/parser.js';
+import { parseRequest, RequestError, type OutputMode, type Request, type StatusSegment } from '../xapi/parser.js';
 import { render, renderFeedback, plainStyle, type Style } from '../xapi/render.js';
 import { isFailure, type ConfigLine, type FeedbackEvent, type Reply } from '../xapi/reply.js';
 import { configKey, resultName, type CommandTree, type ConfigLeaf, type Scalar, type StatusObject } from '../xapi/schema.js';
@@ -318,4 +318,3 @@ function errorReply(e: unknown): Reply {
   return { kind: 'result', name: 'Result', status: 'Error', reason: `Internal error: ${message}`, code: 'exsh.internal' };
 }
 
-export { canonicalFeedbackPath };

@@ -2,15 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readReservation } from '../../src/device/reservation-state.js';
 import {
   applyFactoryReset,
-  configRetentionOf,
   missingAnswers,
   outcomeLines,
   planReset,
   RESET_NAMES,
-  sectionRetentionOf,
   type ResetAnswers,
   type ResetRequest,
 } from '../../src/device/reset.js';
+import { commandTree } from '../../src/device/index.js';
+import { configRetentionOf, sectionRetentionOf } from '../../src/device/retention.js';
 import { isExshError } from '../../src/errors.js';
 import { piidOf, plrCode, requestCodeOf } from '../reservation/helpers.js';
 import { cleanHomes, testDevice, type TestDevice } from './helpers.js';
@@ -95,7 +95,9 @@ describe('planReset: flags and lists → the questions asked (§8.1)', () => {
   });
 });
 
-describe('retention registry defaults', () => {
+describe('what each subsystem declares a reset keeps', () => {
+  // The owners declare their state when the tree is built.
+  commandTree();
   it.each([
     ['License Smart Transport Mode', 'smart-licensing'],
     ['License Smart ReservationEnable', 'smart-licensing'],
@@ -106,7 +108,6 @@ describe('retention registry defaults', () => {
   ])('config %s → %s', (key, r) => expect(configRetentionOf(key)).toBe(r));
   it.each([
     ['reservation', 'smart-licensing'],
-    ['registration', 'smart-licensing'],
     ['optionKeys', 'never'],
     ['trustStore', 'certificates'],
     ['somethingNew', 'never'],
