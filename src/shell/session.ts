@@ -2,7 +2,7 @@ import type { DeviceContext } from '../device/context.js';
 import type { Device } from '../device/device.js';
 import { ExshError } from '../errors.js';
 import { commandHelp, configHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
-import { parseRequest, RequestError, type OutputMode, type Request, type StatusSegment } from '../xapi/parser.js';
+import { parseRequest, RequestError, type OutputMode, type ParsedRequest, type Request, type StatusSegment } from '../xapi/parser.js';
 import { render, renderFeedback, plainStyle, type Style } from '../xapi/render.js';
 import { isFailure, type ConfigLine, type FeedbackEvent, type Reply } from '../xapi/reply.js';
 import { configKey, resultName, type CommandTree, type ConfigLeaf, type Scalar, type StatusObject } from '../xapi/schema.js';
@@ -75,11 +75,27 @@ export class Session {
   /** True when the line names a command that takes its code as a multi-line body and has none yet. */
   wantsBody(line: string): boolean {
     try {
-      const { request } = parseRequest(this.tree, { line });
-      return request.verb === 'commandHelp' && request.usage && (request.specs[0]?.params.some((p) => p.body) ?? false);
+      const parsed = parseRequest(this.tree, { line });
+      const { request } = parsed;
+      const wants = request.verb === 'commandHelp' && request.usage && (request.specs[0]?.params.some((p) => p.body) ?? false);
+      // The framer asks about each line as it reads a chunk; execute() then reuses the parse.
+      if (!wants) this.framed.set(line, parsed);
+      return wants;
     } catch {
       return false;
     }
+  }
+
+  /** Parses made by wantsBody for lines framed but not yet run (at most one chunk's worth). */
+  private readonly framed = new Map<string, ParsedRequest>();
+
+  private parse(frame: Frame): ParsedRequest {
+    const cached = this.framed.get(frame.line);
+    if (cached !== undefined) {
+      this.framed.delete(frame.line);
+      if (frame.body === undefined) return cached;
+    }
+    return parseRequest(this.tree, { line: frame.line, body: frame.body });
   }
 
   /**
@@ -95,7 +111,7 @@ export class Session {
     let reply: Reply;
     let events: FeedbackEvent[] = [];
     try {
-      const parsed = parseRequest(this.tree, { line: frame.line, body: frame.body });
+      const parsed = this.parse(frame);
       resultId = parsed.resultId;
       if (parsed.request.verb === 'factoryReset') {
         return out + (await this.factoryReset(parsed.request.args));
