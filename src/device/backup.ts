@@ -157,7 +157,6 @@ export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreO
       else next[key] = fresh[key];
     }
     next.licensing = {
-      enabled: next.brand === 'Expressway',
       evaluationStartedAt: target.brand === 'Expressway' ? target.licensing.evaluationStartedAt : now.toISOString(),
     };
     if (target[OPTION_KEYS_SECTION] === undefined) delete next[OPTION_KEYS_SECTION];

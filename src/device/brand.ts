@@ -28,7 +28,6 @@ export function selectService(ctx: DeviceContext, brand: Brand, type: ProductTyp
     state.brand = 'Expressway';
     if (type !== undefined) state.type = type;
     // §8.2: Smart Licensing turns on by itself, and with it a fresh evaluation period.
-    state.licensing.enabled = true;
     state.licensing.evaluationStartedAt = ctx.now().toISOString();
     keepOnlyRetainedKeys(state);
     return;

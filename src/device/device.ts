@@ -62,7 +62,7 @@ export function newDeviceState(rng: Rng, at: Date, brand: Brand = 'Expressway', 
     clock: { offsetMs: 0 },
     generation: 0,
     config: {},
-    licensing: { enabled: brand === 'Expressway', evaluationStartedAt: iso },
+    licensing: { evaluationStartedAt: iso },
     alarms: [],
   };
   for (const init of initialisers) init(state);

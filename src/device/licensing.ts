@@ -26,7 +26,7 @@ export function evaluationDaysRemaining(ctx: DeviceContext): number {
 
 /** §5.3: on a Cisco VCS every License Smart request is refused. */
 export function smartLicensingAvailable(ctx: DeviceContext): boolean {
-  return ctx.state.brand === 'Expressway' && ctx.state.licensing.enabled;
+  return ctx.state.brand === 'Expressway';
 }
 
 export const VCS_REFUSAL = 'Smart Licensing is not available on Cisco VCS: this system uses option keys. Switch it to Expressway with xCommand ServiceSelect first.';

@@ -41,9 +41,8 @@ export interface DeviceState {
   generation: number;
   /** Configuration values by canonical path ("License Smart ReservationEnable"). */
   config: Record<string, Scalar>;
+  /** Smart Licensing is on exactly when the brand is Expressway (§5.3). */
   licensing: {
-    /** Smart Licensing on (always on an Expressway; off on a VCS). */
-    enabled: boolean;
     evaluationStartedAt: string;
   };
   alarms: Alarm[];

@@ -130,7 +130,7 @@ export function validateState(raw: unknown): string | undefined {
   for (const [k, v] of Object.entries(s.config)) {
     if (typeof v !== 'string' && typeof v !== 'number') return `config '${k}' is not a scalar`;
   }
-  if (!isObject(s.licensing) || typeof s.licensing.enabled !== 'boolean') return 'licensing is invalid';
+  if (!isObject(s.licensing) || typeof s.licensing.evaluationStartedAt !== 'string') return 'licensing is invalid';
   if (!Array.isArray(s.alarms)) return 'alarms is not a list';
   for (const v of validators) {
     const err = v(s as DeviceState);

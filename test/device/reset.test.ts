@@ -148,7 +148,7 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
     const s = d.state();
     expect(s.identity).toEqual(before.identity);
     expect(s.createdAt).toBe(before.createdAt);
-    expect([s.brand, s.type, s.licensing.enabled]).toEqual(['VCS', 'ExpresswayC', false]);
+    expect([s.brand, s.type]).toEqual(['VCS', 'ExpresswayC']);
     expect(s.config).toEqual({});
     expect(readReservation(s)).toEqual({ request: null, installed: null, lastConfirmationCode: '', lastReturnCode: '' });
     expect(s.alarms).toEqual([]);
@@ -165,7 +165,7 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
     await reserved(d);
     d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, ip: true }));
     const s = d.state();
-    expect([s.brand, s.type, s.licensing.enabled]).toEqual(['Expressway', 'ExpresswayC', true]);
+    expect([s.brand, s.type]).toEqual(['Expressway', 'ExpresswayC']);
     expect(s.config).toEqual({ 'IP DNS Domain Name': 'example.com', 'IP DNS Hostname': 'expe1' });
     expect(await d.run('xconfiguration License Smart Transport Mode')).toBe('*c xConfiguration License Smart Transport Mode: Direct\n\nOK\n');
     expect(readReservation(s).installed).toBeNull();
