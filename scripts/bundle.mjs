@@ -1,23 +1,80 @@
-// Part of `npm run build`: bundles the compiled CLI (dist/) into dist/bundle/, one file
-// per lazily loaded part. Resolving and loading ~70 small ES modules cost ~20 ms of
-// start-up; §11 wants `exsh -c 'xStatus SystemUnit'` within 2x of `node -e 0`.
-// Native and CommonJS-only packages stay external and load from node_modules.
-import { rmSync } from 'node:fs';
+// `npm run build`: bundles exsh into one CommonJS file per entry point under dist/.
+// Node's ES-module loader costs ~40 ms to resolve a tree of modules at every start, and
+// the one-shot bar is 2x `node -e 0`: one CommonJS file loads in a single read. Parts a
+// status read does not need (the reservation engine, node:crypto, SQLite's neighbours)
+// are bundled in but evaluated only when first imported. Native addons and the packages
+// loaded only on rare paths stay external and load from node_modules.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { Script } from 'node:vm';
 import { build } from 'esbuild';
 
-// Chunk names carry content hashes: clear the old ones.
-rmSync('dist/bundle', { recursive: true, force: true });
+rmSync('dist', { recursive: true, force: true });
 
-await build({
-  entryPoints: ['dist/cli.js'],
-  outdir: 'dist/bundle',
+/**
+ * commander requires node:child_process at load for executable subcommands, which exsh
+ * does not use; loading it costs ~5 ms of every start. Make it load on first use.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const eager = "const childProcess = require('node:child_process');";
+      if (!text.includes(eager)) throw new Error(`commander changed: ${args.path} no longer has ${eager}`);
+      const lazy = "let __cp; const childProcess = new Proxy({}, { get: (_, k) => (__cp ??= require('node:child_process'))[k] });";
+      return { contents: text.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'node-pty', 'enquirer', 'fast-xml-parser', 'chalk'],
-  // commander is CommonJS: give the bundle a require() for its node: imports.
-  banner: { js: "import { createRequire as __exshRequire } from 'node:module'; const require = __exshRequire(import.meta.url);" },
+  // Loaded from node_modules when needed: the SQLite addon's finder (never used: exsh
+  // passes the addon's path), enquirer (factory-reset on a terminal), the XML parser
+  // (installing an SLR code), node-pty (tests).
+  external: ['bindings', 'enquirer', 'fast-xml-parser', 'node-pty'],
+  // src/paths.ts and friends use import.meta.url; in the bundle it is the bundle's own URL.
+  define: { 'import.meta.url': '__exshModuleUrl' },
+  banner: { js: "const __exshModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyChildProcess],
   logLevel: 'warning',
-});
+  legalComments: 'none',
+  minify: true,
+  keepNames: false,
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: { exsh: 'src/cli.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
+  build({ ...common, entryPoints: { bench: 'src/bench.ts', 'gen-docs': 'src/scripts/gen-docs.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
+]);
+
+/**
+ * V8's code cache for the bundle, made by running what one-shot commands run (creating a
+ * device, reading status and configuration, a change) in a throw-away home: bin/exsh.cjs
+ * then starts without compiling those functions again.
+ */
+async function codeCache(file) {
+  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
+  const loaded = { exports: {} };
+  script.runInThisContext().call(loaded.exports, loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
+  const home = mkdtempSync(join(tmpdir(), 'exsh-build-'));
+  const sink = new Writable({ write: (_c, _e, done) => done() });
+  try {
+    for (const line of ['xStatus SystemUnit', 'xStatus SystemUnit', 'xConfiguration SystemUnit Name: "warm"', 'xConfiguration', 'xStatus License']) {
+      const code = await loaded.exports.main(['--home', home, '-c', line], { stdin: process.stdin, stdout: sink, stderr: process.stderr, env: {} });
+      if (code !== 0) throw new Error(`warming the code cache: '${line}' exited ${code}`);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+  writeFileSync(`${file}.cache`, script.createCachedData());
+}
+
+await codeCache(resolve('dist/exsh.cjs'));

@@ -1,30 +1,86 @@
 import { Command, CommanderError, Option } from 'commander';
-import { isExshError, formatDiagnostic, usageError, ExshError } from './errors.js';
-import { context, type CliContext, type GlobalOptions, type Io } from './context.js';
+import type { CliContext, GlobalOptions, Io } from './commands/context.js';
+import { defineResetOptions, type ResetFlags } from './device/reset-flow.js';
+import { ExshError, exitStatusOf, formatDiagnostic, isExshError, usageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 /**
- * The commander program: declares commands and options, normalises them, and turns
- * errors into exit statuses in exactly one place (§1). Every subcommand is a plain
- * function in its own module, loaded only when it runs (start-up time is a §11 bar).
+ * The commander program, declared in one place: every subcommand and its options. Each
+ * command is a plain function in src/commands/, loaded only when it runs (start-up time
+ * is a quality bar), given the normalised context and a typed options object. Errors
+ * become exit statuses here and nowhere else (§1).
  */
 
-export type Registrar = (program: Command, ctx: () => CliContext) => void;
-const registrars: Registrar[] = [];
-/** Subsystems add their subcommands (cssm, trust, backup, factory-reset) here. */
-export function registerSubcommands(r: Registrar): void {
-  registrars.push(r);
+export type { Io } from './commands/context.js';
+
+/** Every command and the arguments its function takes after the context. */
+export interface CommandArgs {
+  shell: [];
+  run: [file: string];
+  tsh: [opts: { port?: string }];
+  'devices.list': [opts: { json?: boolean }];
+  'devices.create': [name: string, opts: { brand: 'Expressway' | 'VCS'; type?: 'ExpresswayC' | 'ExpresswayE' }];
+  'devices.show': [name: string, opts: { json?: boolean }];
+  'devices.remove': [name: string];
+  'cssm.init': [opts: import('./commands/cssm.js').InitOptions];
+  'cssm.licenses': [opts: { virtualAccount?: string; json?: boolean }];
+  'cssm.reserve': [opts: import('./commands/cssm.js').ReserveOptions];
+  'cssm.update': [opts: { instance?: string; license: string[]; out?: string }];
+  'cssm.confirm': [opts: { instance?: string; code?: string }];
+  'cssm.remove': [opts: { returnCode?: string; instance?: string }];
+  'cssm.instances': [opts: { virtualAccount?: string; json?: boolean }];
+  'trust.add': [file: string, opts: { name?: string }];
+  'trust.list': [opts: { json?: boolean }];
+  'trust.remove': [ref: string];
+  'factory-reset': [flags: ResetFlags];
+  'backup.create': [file: string, opts: { force?: boolean }];
+  'backup.restore': [file: string];
 }
+export type CommandName = keyof CommandArgs;
+
+/** Runs a command; returns its exit status (undefined: 0). Tests supply their own to see what argv became. */
+export type Dispatch = <K extends CommandName>(name: K, ctx: CliContext, args: CommandArgs[K]) => Promise<number | undefined>;
+
+type Impl = (ctx: CliContext, ...args: never[]) => Promise<unknown>;
+const LOADERS: { [K in CommandName]: () => Promise<Impl> } = {
+  shell: async () => (await import('./commands/shell.js')).shellDefault,
+  run: async () => (await import('./commands/shell.js')).shellRun,
+  tsh: async () => (await import('./commands/shell.js')).shellTsh,
+  'devices.list': async () => (await import('./commands/devices.js')).devicesList,
+  'devices.create': async () => (await import('./commands/devices.js')).devicesCreate,
+  'devices.show': async () => (await import('./commands/devices.js')).devicesShow,
+  'devices.remove': async () => (await import('./commands/devices.js')).devicesRemove,
+  'cssm.init': async () => (await import('./commands/cssm.js')).cssmInit,
+  'cssm.licenses': async () => (await import('./commands/cssm.js')).cssmLicenses,
+  'cssm.reserve': async () => (await import('./commands/cssm.js')).cssmReserve,
+  'cssm.update': async () => (await import('./commands/cssm.js')).cssmUpdate,
+  'cssm.confirm': async () => (await import('./commands/cssm.js')).cssmConfirm,
+  'cssm.remove': async () => (await import('./commands/cssm.js')).cssmRemove,
+  'cssm.instances': async () => (await import('./commands/cssm.js')).cssmInstances,
+  'trust.add': async () => (await import('./commands/trust.js')).trustAdd,
+  'trust.list': async () => (await import('./commands/trust.js')).trustList,
+  'trust.remove': async () => (await import('./commands/trust.js')).trustRemove,
+  'factory-reset': async () => (await import('./commands/factory-reset.js')).factoryReset,
+  'backup.create': async () => (await import('./commands/backup.js')).backupCreate,
+  'backup.restore': async () => (await import('./commands/backup.js')).backupRestore,
+};
+
+export const loadAndRun: Dispatch = async (name, ctx, args) => {
+  const fn = (await LOADERS[name]()) as (ctx: CliContext, ...a: unknown[]) => Promise<unknown>;
+  const status = await fn(ctx, ...args);
+  return typeof status === 'number' ? status : undefined;
+};
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export function buildProgram(io: Io, holder: { ctx?: CliContext }): Command {
+export interface MainOptions {
+  dispatch?: Dispatch;
+}
+
+export function buildProgram(io: Io, run: <K extends CommandName>(name: K, args: CommandArgs[K]) => Promise<void>): Command {
   const program = new Command('exsh');
-  const getCtx = (): CliContext => {
-    if (!holder.ctx) holder.ctx = context(program.opts<GlobalOptions>(), io);
-    return holder.ctx;
-  };
   program
     .description('A simulator of the Cisco Expressway administrator shell for Smart Licensing, with a simulated CSSM.')
     .usage('[options] [command]')
@@ -58,118 +114,170 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     )
     .allowExcessArguments(true)
     .action(async () => {
-      if (program.args.length > 0) {
+      const [word] = program.args;
+      if (word !== undefined) {
         const names = program.commands.map((c) => c.name());
-        const near = names.filter((n) => n.startsWith(program.args[0]?.slice(0, 3) ?? ''));
-        throw usageError(
-          'cli.unknownCommand',
-          `Unknown command '${program.args[0]}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; the commands are ${names.join(', ')}.`,
-        );
+        throw usageError('cli.unknownCommand', `Unknown command '${word}'; the commands are ${names.join(', ')}.${didYouMean(word, names)}`);
       }
-      const { runDefault } = await import('./shell/main.js');
-      holder.ctx = getCtx();
-      holder.ctx.exitCode = await runDefault(holder.ctx);
+      await run('shell', []);
     });
 
   program
     .command('run')
     .description('run a script file of xAPI lines (- reads stdin)')
     .argument('<file>', 'the script, or - for stdin')
-    .action(async (file: string) => {
-      const { runFile } = await import('./shell/main.js');
-      holder.ctx = getCtx();
-      holder.ctx.exitCode = await runFile(holder.ctx, file);
-    });
+    .action((file: string) => run('run', [file]));
 
   program
     .command('tsh')
     .description('a login session over stdin/stdout, as an SSH session without a pty (jsxapi tsh: transport)')
     .option('--port <n>', 'accepted and ignored (jsxapi passes it)')
-    .action(async () => {
-      const { runTsh } = await import('./shell/main.js');
-      holder.ctx = getCtx();
-      holder.ctx.exitCode = await runTsh(holder.ctx);
-    });
+    .action((o: { port?: string }) => run('tsh', [o]));
 
-  const devices = program.command('devices').description('list, create and remove simulated devices');
+  const devices = program.command('devices').description('list, create, show and remove simulated devices');
   devices
     .command('list')
     .description('list the devices under --home')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      const { listDevices } = await import('./device/admin.js');
-      listDevices(getCtx(), o);
-    });
+    .action((o: { json?: boolean }) => run('devices.list', [o]));
   devices
     .command('create')
     .description('create a device (it is also created on first use)')
     .argument('<name>', 'device name')
     .addOption(new Option('--brand <brand>', 'brand').choices(['Expressway', 'VCS']).default('Expressway'))
     .addOption(new Option('--type <type>', 'type of an Expressway (default ExpresswayC)').choices(['ExpresswayC', 'ExpresswayE']))
-    .action(async (name: string, o: { brand: 'Expressway' | 'VCS'; type?: 'ExpresswayC' | 'ExpresswayE' }) => {
-      const { createDevice } = await import('./device/admin.js');
-      createDevice(getCtx(), name, o);
-    });
+    .action((name: string, o: CommandArgs['devices.create'][1]) => run('devices.create', [name, o]));
+  devices
+    .command('show')
+    .description('print the stored state of a device (secrets masked)')
+    .argument('<name>', 'device name')
+    .option('--json', 'print the document alone')
+    .action((name: string, o: { json?: boolean }) => run('devices.show', [name, o]));
   devices
     .command('remove')
     .description('remove a device and its history')
     .argument('<name>', 'device name')
-    .action(async (name: string) => {
-      const { removeDevice } = await import('./device/admin.js');
-      removeDevice(getCtx(), name);
-    });
+    .action((name: string) => run('devices.remove', [name]));
 
-  for (const r of registrars) r(program, getCtx);
+  const cssm = program.command('cssm').description('the simulated Cisco Smart Software Manager: inventory, reservations, product instances');
+  cssm
+    .command('init')
+    .description('create the CSSM database with a demo smart account and a stocked inventory')
+    .option('--new-key', 'make a private authority key instead of the demo authority')
+    .option('--account <name>', 'smart account name (new database only)')
+    .option('--virtual-account <name>', 'virtual account that gets the stocked inventory (an empty one if the database exists)')
+    .action((o: CommandArgs['cssm.init'][0]) => run('cssm.init', [o]));
+  cssm
+    .command('licenses')
+    .description('table of licences: License, Purchased, In Use, Reserved, Balance')
+    .option('--virtual-account <name>', "virtual account (default: the smart account's default)")
+    .option('--json', 'print a JSON array')
+    .action((o: CommandArgs['cssm.licenses'][0]) => run('cssm.licenses', [o]));
+  cssm
+    .command('reserve')
+    .description('validate a reservation request code, reserve licences and print the authorization code')
+    .option('--request <code>', 'the reservation request code from the device')
+    .option('--plr', 'a Permanent License Reservation')
+    .option('--export-control', 'with --plr: Expressway PLR with Export Control')
+    .option('--license <tag-or-name=qty>', 'a Specific License Reservation of qty units (repeatable)', collect, [])
+    .option('--virtual-account <name>', 'virtual account to reserve from')
+    .option('--out <file>', 'write the code to a file instead of stdout')
+    .action((o: CommandArgs['cssm.reserve'][0]) => run('cssm.reserve', [o]));
+  cssm
+    .command('update')
+    .description('issue a new SLR code with changed quantities; the instance is in transit until confirmed')
+    .option('--instance <serial>', 'the product instance (its serial number)')
+    .option('--license <tag-or-name=qty>', 'new quantity, 0 to release (repeatable)', collect, [])
+    .option('--out <file>', 'write the code to a file instead of stdout')
+    .action((o: CommandArgs['cssm.update'][0]) => run('cssm.update', [o]));
+  cssm
+    .command('confirm')
+    .description('enter the confirmation code the device printed, completing an update')
+    .option('--instance <serial>', 'the product instance (its serial number)')
+    .option('--code <hex>', 'the 8-character confirmation code')
+    .action((o: CommandArgs['cssm.confirm'][0]) => run('cssm.confirm', [o]));
+  cssm
+    .command('remove')
+    .description("check a return code, release the instance's licences and delete it")
+    .option('--return-code <code>', 'the return code from the device')
+    .option('--instance <serial>', 'only look at this product instance')
+    .action((o: CommandArgs['cssm.remove'][0]) => run('cssm.remove', [o]));
+  cssm
+    .command('instances')
+    .description('table of product instances with reservation status and last contact')
+    .option('--virtual-account <name>', 'only this virtual account')
+    .option('--json', 'print a JSON array')
+    .action((o: CommandArgs['cssm.instances'][0]) => run('cssm.instances', [o]));
+
+  const trust = program.command('trust').description("manage the device's trust store: the authority keys whose authorization codes it accepts");
+  trust
+    .command('add')
+    .description('trust an authority public key (PEM: public key, certificate, or the authority private key file)')
+    .argument('<pem-file>', 'the PEM file, e.g. the public key printed by exsh cssm init --new-key')
+    .option('--name <name>', 'a name for the key (default: authority-<fingerprint>)')
+    .action((file: string, o: { name?: string }) => run('trust.add', [file, o]));
+  trust
+    .command('list')
+    .description('list the trusted authority keys')
+    .option('--json', 'print a JSON array')
+    .action((o: { json?: boolean }) => run('trust.list', [o]));
+  trust
+    .command('remove')
+    .description('stop trusting a key, named by its fingerprint (or a prefix of 8+ digits) or its name')
+    .argument('<fingerprint-or-name>', 'as shown by exsh trust list')
+    .action((ref: string) => run('trust.remove', [ref]));
+
+  defineResetOptions(program.command('factory-reset')).action((flags: ResetFlags) => run('factory-reset', [flags]));
+
+  const backup = program.command('backup').description('back up a device to a file, or restore one');
+  backup
+    .command('create')
+    .description('write the device (configuration, licensing, identity) to a file, mode 0600')
+    .argument('<file>', 'the backup file')
+    .option('--force', 'replace the file if it exists')
+    .action((file: string, o: { force?: boolean }) => run('backup.create', [file, o]));
+  backup
+    .command('restore')
+    .description('restore a backup: the same system gets its registration back; a different one must register again')
+    .argument('<file>', 'the backup file')
+    .action((file: string) => run('backup.restore', [file]));
+
   return program;
 }
 
-const VALUE_OPTIONS = new Set(['--home', '--device', '--output', '--now', '--seed', '-c', '--command']);
-const BUILT_IN = new Set(['run', 'tsh', 'devices']);
-
-/**
- * The device shell's own modes never need the other subcommands' modules; loading
- * them only for `exsh cssm …`, `exsh backup …` (and help, and unknown words, so that
- * commander can list and suggest them) keeps `exsh -c …` start-up short (§11).
- */
-export function needsSubcommands(argv: readonly string[]): boolean {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '-h' || a === '--help') return true;
-    if (VALUE_OPTIONS.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith('-')) continue;
-    return !BUILT_IN.has(a);
-  }
-  return false;
-}
-
 /** Runs exsh with argv (without node and script); returns the exit status. */
-export async function main(argv: string[], io: Io): Promise<number> {
-  if (needsSubcommands(argv)) await import('./subcommands.js');
-  const holder: { ctx?: CliContext } = {};
-  const program = buildProgram(io, holder);
+export async function main(argv: string[], io: Io, opts: MainOptions = {}): Promise<number> {
+  const dispatch = opts.dispatch ?? loadAndRun;
+  let status = 0;
+  const program: Command = buildProgram(io, async (name, args) => {
+    const { createContext } = await import('./commands/context.js');
+    const ctx = createContext(program.opts<GlobalOptions>(), io);
+    status = (await dispatch(name, ctx, args)) ?? 0;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return holder.ctx?.exitCode ?? 0;
+    return status;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      // A command group without its subcommand: commander printed the group's help.
-      if (e.code === 'commander.help') return 2;
-      const sentence = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
-      io.stderr.write(`${formatDiagnostic(new ExshError(e.code, sentence.endsWith('.') || sentence.endsWith(')') ? sentence : `${sentence}.`, 2))}\n`);
-      return 2;
-    }
-    if (isExshError(e)) {
-      io.stderr.write(`${formatDiagnostic(e)}\n`);
-      return e.exitCode;
-    }
-    const err = e instanceof Error ? e : new Error(String(e));
-    io.stderr.write(`${formatDiagnostic(new ExshError('exsh.internal', `internal error: ${err.message}`))}\n`);
-    if (io.env.EXSH_DEBUG) io.stderr.write(`${err.stack ?? ''}\n`);
-    return 1;
+    return reportError(e, io);
   }
 }
 
+/** The one place errors become exit statuses and stderr diagnostics. */
+export function reportError(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    // A command group without its subcommand: commander printed the group's help.
+    if (e.code === 'commander.help') return 2;
+    const sentence = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+    io.stderr.write(`${formatDiagnostic(usageError(e.code, sentence.endsWith('.') || sentence.endsWith(')') ? sentence : `${sentence}.`))}\n`);
+    return 2;
+  }
+  if (isExshError(e)) {
+    io.stderr.write(`${formatDiagnostic(e)}\n`);
+    return exitStatusOf(e);
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  io.stderr.write(`${formatDiagnostic(new ExshError('exsh.internal', `internal error: ${err.message}`))}\n`);
+  if (io.env.EXSH_DEBUG) io.stderr.write(`${err.stack ?? ''}\n`);
+  return 1;
+}

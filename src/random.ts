@@ -1,14 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
-
 /**
- * Randomness is injected (§5.5). With a seed, bytes come from SHA-256 in counter
- * mode over the seed, so identities, nonces and tokens repeat run after run.
+ * Randomness is injected (§5.5). With a seed, bytes come from SHA-256 in counter mode
+ * over the seed, so identities, nonces and tokens repeat run after run. node:crypto is
+ * loaded on first use: a status read never needs it, and it costs start-up time.
  */
 export interface Rng {
   bytes(n: number): Buffer;
 }
 
-export const systemRng: Rng = { bytes: (n) => randomBytes(n) };
+const crypto = () => process.getBuiltinModule('node:crypto');
+
+export const systemRng: Rng = { bytes: (n) => crypto().randomBytes(n) };
 
 export function seededRng(seed: string | number, label = ''): Rng {
   let counter = 0;
@@ -16,7 +17,7 @@ export function seededRng(seed: string | number, label = ''): Rng {
   return {
     bytes(n: number): Buffer {
       while (pool.length < n) {
-        const block = createHash('sha256').update(`exsh/rng/${label}/${seed}/${counter++}`).digest();
+        const block = crypto().createHash('sha256').update(`exsh/rng/${label}/${seed}/${counter++}`).digest();
         pool = Buffer.concat([pool, block]);
       }
       const out = pool.subarray(0, n);

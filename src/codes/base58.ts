@@ -10,7 +10,7 @@ const BIG58 = 58n;
 
 export function isBase58Char(c: string): boolean {
   const code = c.charCodeAt(0);
-  return c.length === 1 && code < 128 && DIGIT_VALUE[code] >= 0;
+  return c.length === 1 && code < 128 && (DIGIT_VALUE[code] ?? -1) >= 0;
 }
 
 /** Base58 as Bitcoin does it: the bytes as one big-endian integer, each leading zero byte as `1`. */
@@ -18,7 +18,7 @@ export function encodeBase58(b: Uint8Array): string {
   let zeros = 0;
   while (zeros < b.length && b[zeros] === 0) zeros++;
   let n = 0n;
-  for (let i = zeros; i < b.length; i++) n = (n << 8n) | BigInt(b[i]);
+  for (let i = zeros; i < b.length; i++) n = (n << 8n) | BigInt(b[i] ?? 0);
   let digits = '';
   while (n > 0n) {
     digits = BASE58_ALPHABET[Number(n % BIG58)] + digits;
@@ -33,7 +33,7 @@ export function decodeBase58(s: string): Buffer {
   let n = 0n;
   for (let i = zeros; i < s.length; i++) {
     const code = s.charCodeAt(i);
-    const v = code < 128 ? DIGIT_VALUE[code] : -1;
+    const v = code < 128 ? (DIGIT_VALUE[code] ?? -1) : -1;
     if (v < 0) {
       throw new ExshError(
         'code.base58InvalidDigit',

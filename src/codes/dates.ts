@@ -12,7 +12,7 @@ const SLR_DATE = /^(\d{4})-([A-Z][a-z]{2})-(\d{2}) UTC$/;
 export function parseSlrDate(s: string): Date | null {
   const m = SLR_DATE.exec(s);
   if (!m) return null;
-  const month = MONTHS.indexOf(m[2]);
+  const month = MONTHS.indexOf(m[2] ?? '');
   if (month < 0) return null;
   const d = new Date(Date.UTC(Number(m[1]), month, Number(m[3])));
   return formatSlrDate(d) === s ? d : null;

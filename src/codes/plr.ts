@@ -57,12 +57,12 @@ export function parsePlrCode(canonical: string): Extract<AuthorizationCode, { ty
   const bytes = decodeBase58(digits);
   if (bytes.length !== PLR_BYTES) throw parseError(`version ${bytes[0]} is not supported (expected ${PLR_VERSION})`);
   if (bytes[0] !== PLR_VERSION) throw parseError(`version ${bytes[0]} is not supported (expected ${PLR_VERSION})`);
-  const flags = bytes[1];
+  const flags = bytes[1] ?? 0;
   if ((flags & ~EXPORT_CONTROL) !== 0) throw parseError('it sets unknown flags');
   const timestamp = bytes.readBigUInt64BE(2);
   if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw parseError('its timestamp is out of range');
   const payload: PlrPayload = {
-    version: bytes[0],
+    version: PLR_VERSION,
     exportControl: (flags & EXPORT_CONTROL) !== 0,
     timestamp: Number(timestamp),
     piid: formatUuid(bytes.subarray(10, FIELDS_LENGTH)),

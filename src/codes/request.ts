@@ -42,12 +42,13 @@ export function parseRequestCode(code: string): { udi: Udi; nonce: string } {
     throw mistyped('expected CB-P<pid>,S<serial>,V<vid>,H<hostid>-A<8 Base58 characters>-<2 uppercase hex digits>');
   }
   const body = text.slice(0, text.lastIndexOf('-'));
-  if (checkByte(body) !== m[6]) throw mistyped('its check digits do not match');
-  const udi: Udi = { pid: m[1], serial: m[2], vid: m[3], hostId: m[4] };
+  const [, pid = '', serial = '', vid = '', hostId = '', nonce = '', check] = m;
+  if (checkByte(body) !== check) throw mistyped('its check digits do not match');
+  const udi: Udi = { pid, serial, vid, hostId };
   if ([udi.pid, udi.serial, udi.vid, udi.hostId].some((f) => f.includes(':'))) {
     throw mistyped('a UDI field contains a colon');
   }
-  return { udi, nonce: m[5] };
+  return { udi, nonce };
 }
 
 /**
@@ -57,8 +58,8 @@ export function parseRequestCode(code: string): { udi: Udi; nonce: string } {
 export function derivePiid(u: Udi, nonce: string): string {
   const h = createHash('sha256').update(`exsh/piid${formatUdi(u)}${nonce}`, 'utf8').digest();
   const b = Buffer.from(h.subarray(0, 16));
-  b[6] = (b[6] & 0x0f) | 0x80;
-  b[8] = (b[8] & 0x3f) | 0x80;
+  b.writeUInt8((b.readUInt8(6) & 0x0f) | 0x80, 6);
+  b.writeUInt8((b.readUInt8(8) & 0x3f) | 0x80, 8);
   return formatUuid(b);
 }
 

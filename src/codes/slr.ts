@@ -161,8 +161,9 @@ function sequence<const N extends readonly string[]>(
     }
     out[want as N[number]] = got.children;
   });
-  if (found.length > order.length) {
-    throw parseError(`<${found[order.length].name}> is not allowed after <${order[order.length - 1]}> in <${parent}>`);
+  const extra = found[order.length];
+  if (extra) {
+    throw parseError(`<${extra.name}> is not allowed after <${order[order.length - 1]}> in <${parent}>`);
   }
   return out;
 }
@@ -170,7 +171,7 @@ function sequence<const N extends readonly string[]>(
 function textOf(children: XmlNode[], name: string): string {
   if (children.length === 0) return '';
   const only = children[0];
-  if (children.length > 1 || nodeName(only) !== '#text') throw parseError(`<${name}> must hold text, not elements`);
+  if (!only || children.length > 1 || nodeName(only) !== '#text') throw parseError(`<${name}> must hold text, not elements`);
   return String(only['#text']);
 }
 
@@ -230,10 +231,11 @@ export function parseSlrCode(canonical: string): Extract<AuthorizationCode, { ty
   const problem = xmlProblem(canonical);
   if (problem) throw parseError(`it is not well-formed XML: ${problem}`);
   const roots = elementsOf(parseXml(canonical), 'document');
-  if (roots.length !== 1 || roots[0].name !== 'specificPLR') {
+  const [top] = roots;
+  if (roots.length !== 1 || !top || top.name !== 'specificPLR') {
     throw parseError('the document must be exactly one <specificPLR> element');
   }
-  const root = sequence(roots[0].children, 'specificPLR', ROOT_ORDER);
+  const root = sequence(top.children, 'specificPLR', ROOT_ORDER);
   const auth = sequence(root.authorizationCode, 'authorizationCode', AUTH_ORDER);
 
   const flag = textOf(auth.flag, 'flag');

@@ -37,7 +37,8 @@ export function parseUdi(s: string): Udi {
   if (!m) {
     throw new ExshError('code.badUdi', `'${s}' is not a UDI; expected P:<pid>,S:<serial>,V:<vid>,H:<hostid>.`);
   }
-  const u: Udi = { pid: m[1], serial: m[2], vid: m[3], hostId: m[4] };
+  const [, pid = '', serial = '', vid = '', hostId = ''] = m;
+  const u: Udi = { pid, serial, vid, hostId };
   checkFields(u);
   return u;
 }

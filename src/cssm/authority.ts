@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ensureDir, writePrivateFile } from '../device/store.js';
+import { ensurePrivateDir, writePrivateFile } from '../files.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyFingerprint, loadDemoAuthority } from '../codes/index.js';
@@ -60,7 +60,7 @@ export function loadAuthority(home: string): Authority {
 export function createPrivateAuthority(home: string): Authority {
   const path = authorityKeyPath(home);
   const dir = join(resolve(home), 'authority');
-  ensureDir(dir);
+  ensurePrivateDir(dir, 'The authority directory');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   writePrivateFile(path, pem);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { makeNonce, makeRequestCode } from '../codes/index.js';
 import { seededRng } from '../random.js';
-import { resolveLicence } from './catalogue.js';
+import { resolveLicence } from '../catalogue.js';
 import { closeDatabase, DEFAULT_ACCOUNT, DEFAULT_VIRTUAL_ACCOUNT, openDatabase } from './db.js';
 import { reserve, type CssmEnv } from './service.js';
 

@@ -1,11 +1,10 @@
-import Database from 'better-sqlite3';
-import { chmodSync, closeSync, openSync } from 'node:fs';
-import { ensureDir } from '../device/store.js';
 import { join, resolve } from 'node:path';
 import { ExshError, storeError } from '../errors.js';
+import { prepareHome } from '../files.js';
+import { isBusy, openSqlite, translateSqliteError, tryWal, type Db } from '../store/sqlite.js';
 import { stockInventory } from './inventory.js';
 
-export type Db = Database.Database;
+export type { Db } from '../store/sqlite.js';
 
 export const DB_FILE = 'cssm.sqlite';
 /** How long a command waits for another process's transaction before giving up (§1 exit 3). */
@@ -110,30 +109,13 @@ export function openDatabase(home: string, seed: SeedOptions): { db: Db; created
   const path = dbPath(home);
   const cachedDb = open.get(path);
   if (cachedDb) return { db: cachedDb, created: false };
-  try {
-    ensureDir(resolve(home));
-  } catch (e) {
-    throw unusable(path, e);
-  }
-  // Create the file ourselves so it is 0600 from the first byte (SQLite gives the
-  // -wal and -shm files the database's mode). Losing the race to another process is fine.
-  try {
-    closeSync(openSync(path, 'wx', 0o600));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(path, e);
-  }
-  let db: Db;
+  prepareHome(resolve(home));
+  const db = openSqlite(path, { busyTimeoutMs: BUSY_TIMEOUT_MS, what: 'The CSSM database' });
   let created = false;
   try {
-    db = new Database(path);
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     setWal(db);
-    // FULL: a commit is on disk (WAL fsync'd) before the command prints its result.
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      db.close();
       throw storeError(
         'cssm.storeTooNew',
         `The CSSM database ${path} has schema version ${version}, newer than this exsh understands (${SCHEMA_VERSION}).`,
@@ -141,12 +123,8 @@ export function openDatabase(home: string, seed: SeedOptions): { db: Db; created
     }
     if (version < SCHEMA_VERSION) created = migrate(db, seed);
   } catch (e) {
+    db.close();
     throw unusable(path, e);
-  }
-  try {
-    chmodSync(path, 0o600);
-  } catch {
-    // Not ours to fix (another owner); the file was created 0600 by whoever made it.
   }
   open.set(path, db);
   return { db, created };
@@ -167,16 +145,9 @@ function setWal(db: Db): void {
   // Switching to WAL needs a moment of exclusive access; on a brand-new file raced by
   // several processes SQLite can report busy without waiting, so retry briefly.
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const mode = db.pragma('journal_mode', { simple: true });
-      if (mode === 'wal') return;
-      db.pragma('journal_mode = WAL');
-      return;
-    } catch (e) {
-      if (!isBusy(e) || Date.now() > deadline) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
+  while (!tryWal(db)) {
+    if (Date.now() > deadline) throw storeError('cssm.storeLocked', `The CSSM database stayed locked by another process for more than ${BUSY_TIMEOUT_MS / 1000} s.`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   }
 }
 
@@ -227,11 +198,6 @@ export function readTransaction<T>(db: Db, fn: () => T): T {
   }
 }
 
-function isBusy(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-}
-
 function translate(e: unknown): unknown {
   if (e instanceof ExshError) return e;
   if (isBusy(e)) {
@@ -239,6 +205,8 @@ function translate(e: unknown): unknown {
   }
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    const t = translateSqliteError('', e, 'The CSSM database');
+    if (t instanceof ExshError && t.code === 'store.full') return t;
     return storeError('cssm.storeUnusable', `The CSSM database could not be used: ${(e as Error).message}.`);
   }
   return e;
@@ -247,5 +215,5 @@ function translate(e: unknown): unknown {
 function unusable(path: string, e: unknown): unknown {
   if (e instanceof ExshError) return e;
   if (isBusy(e)) return translate(e);
-  return storeError('cssm.storeUnusable', `The CSSM database ${path} could not be opened: ${(e as Error).message}.`);
+  return translateSqliteError(path, e, 'The CSSM database');
 }

@@ -1,4 +1,4 @@
-import { loadCatalogue, type CatalogueEntry } from './catalogue.js';
+import { loadCatalogue, type CatalogueEntry } from '../catalogue.js';
 
 export interface StockLine {
   tag: string;

@@ -16,10 +16,10 @@ import {
   type Entitlement,
   type Udi,
 } from '../codes/index.js';
-import { ExshError, isExshError, usageError } from '../errors.js';
+import { ExshError, isExshError, StoreError, usageError } from '../errors.js';
 import type { Rng } from '../random.js';
 import { createPrivateAuthority, loadAuthority, authorityKeyPath } from './authority.js';
-import { catalogueEntry, loadCatalogue, resolveLicence, type CatalogueEntry, type LicenceKind } from './catalogue.js';
+import { catalogueEntry, loadCatalogue, resolveLicence, type CatalogueEntry, type LicenceKind } from '../catalogue.js';
 import {
   dbPath,
   DEFAULT_ACCOUNT,
@@ -557,7 +557,7 @@ function parseRequest(code: string): { udi: Udi; nonce: string } {
 function plrEntry(exportControl: boolean): CatalogueEntry {
   const kind: LicenceKind = exportControl ? 'plr-export' : 'plr';
   const entry = loadCatalogue().entitlements.find((e) => e.kind === kind);
-  if (!entry) throw new ExshError('cssm.catalogueInvalid', `The licence catalogue has no licence of kind ${kind}.`, 3);
+  if (!entry) throw new StoreError('cssm.catalogueInvalid', `The licence catalogue has no licence of kind ${kind}.`);
   return entry;
 }
 

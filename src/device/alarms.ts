@@ -1,6 +1,6 @@
 import { isoSeconds } from '../clock.js';
-import type { CommandTree, StatusObject } from '../xapi/schema.js';
-import type { DeviceState } from './state.js';
+import type { Subsystem } from './model.js';
+import type { Alarm, DeviceState } from './state.js';
 
 /**
  * Alarms (§4 `Alarm[n]`, §8.1, §9). Raising and clearing are plain state changes made
@@ -23,44 +23,31 @@ export type AlarmId = keyof typeof ALARMS;
 /** What `xStatus Alarm` shows for an alarm that has not cleared. */
 export const ALARM_RAISED = 'Active';
 
-export function isAlarmRaised(state: DeviceState, id: AlarmId): boolean {
+export function isAlarmRaised(state: Pick<DeviceState, 'alarms'>, id: AlarmId): boolean {
   return state.alarms.some((a) => a.id === id);
 }
 
-/** Raises an alarm; raising one that is already up keeps its first time. */
-export function raiseAlarm(state: DeviceState, id: AlarmId, at: Date): void {
-  if (isAlarmRaised(state, id)) return;
+/** Raises an alarm in a list being changed; raising one that is already up keeps its first time. */
+export function raiseAlarm(alarms: Alarm[], id: AlarmId, at: Date): void {
+  if (alarms.some((a) => a.id === id)) return;
   const def: AlarmDefinition = ALARMS[id];
-  state.alarms.push({
-    id,
-    title: def.title,
-    severity: def.severity,
-    status: ALARM_RAISED,
-    raisedAt: isoSeconds(at),
-  });
+  alarms.push({ id, title: def.title, severity: def.severity, status: ALARM_RAISED, raisedAt: isoSeconds(at) });
 }
 
 /** Clears an alarm (it leaves the list); clearing one that is not up does nothing. */
-export function clearAlarm(state: DeviceState, id: AlarmId): void {
-  const i = state.alarms.findIndex((a) => a.id === id);
-  if (i >= 0) state.alarms.splice(i, 1);
+export function clearAlarm(alarms: Alarm[], id: AlarmId): void {
+  const i = alarms.findIndex((a) => a.id === id);
+  if (i >= 0) alarms.splice(i, 1);
 }
 
-export function alarmStatus(state: DeviceState): StatusObject[] {
-  return state.alarms.map((a, i) => ({
-    id: i + 1,
-    Id: a.id,
-    Title: a.title,
-    Severity: a.severity,
-    Status: a.status,
-    RaisedAt: a.raisedAt,
-  }));
-}
-
-export function register(tree: CommandTree): void {
-  tree.addStatus({
-    name: 'Alarm',
-    help: 'Alarms that are raised now (Id, Title, Severity, Status, RaisedAt); an alarm leaves the list when it clears.',
-    build: (ctx) => alarmStatus(ctx.state),
-  });
-}
+export const alarms: Subsystem = {
+  name: 'alarms',
+  status: [
+    {
+      name: 'Alarm',
+      help: 'Alarms that are raised now (Id, Title, Severity, Status, RaisedAt); an alarm leaves the list when it clears.',
+      build: (ctx) =>
+        ctx.state.alarms.map((a, i) => ({ id: i + 1, Id: a.id, Title: a.title, Severity: a.severity, Status: a.status, RaisedAt: a.raisedAt })),
+    },
+  ],
+};

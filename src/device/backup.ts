@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
 import { formatUdi } from '../codes/udi.js';
 import { ExshError } from '../errors.js';
-import { clearAlarm } from './alarms.js';
 import type { DeviceContext } from './context.js';
-import { newDeviceState } from './device.js';
-import { isMicrosoftInteropKey, OPTION_KEYS_SECTION, type OptionKeySection } from './optionkeys.js';
-import { sectionRetentionOf, sectionsRetainedBy } from './retention.js';
-import { SCHEMA_VERSION, type DeviceState } from './state.js';
-import { validateState } from './store.js';
+import type { DeviceModel, RestoreContext } from './model.js';
+import { isObject, SCHEMA_VERSION, type DeviceState } from './state.js';
 import { productName } from './systemunit.js';
 
 /**
@@ -58,7 +54,7 @@ export function digestOf(payload: BackupPayload): string {
 }
 
 export function createBackup(state: DeviceState, deviceName: string, at: Date): BackupDocument {
-  const payload: BackupPayload = { createdAt: at.toISOString(), deviceName, udi: formatUdi(state.identity), state: structuredClone(state) };
+  const payload: BackupPayload = { createdAt: at.toISOString(), deviceName, udi: formatUdi(state.identity), state };
   return { format: BACKUP_FORMAT, version: BACKUP_VERSION, payload, sha256: digestOf(payload) };
 }
 
@@ -66,16 +62,12 @@ export function serializeBackup(doc: BackupDocument): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function corrupt(file: string, detail: string): ExshError {
   return new ExshError('backup.corrupt', `The backup ${file} is corrupt (${detail}); nothing was restored.`);
 }
 
 /** Parses and verifies a backup; throws backup.corrupt / backup.newerVersion / backup.tampered. */
-export function parseBackup(text: string, file: string): BackupDocument {
+export function parseBackup(text: string, file: string, model: DeviceModel): BackupDocument {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -103,7 +95,7 @@ export function parseBackup(text: string, file: string): BackupDocument {
     );
   }
   if (!isObject(state) || state.schemaVersion !== SCHEMA_VERSION) throw corrupt(file, 'its device state has an unknown schema version');
-  const err = validateState(state);
+  const err = model.problem(state);
   if (err) throw corrupt(file, err);
   if (typeof payload.udi !== 'string' || payload.udi !== formatUdi((state as unknown as DeviceState).identity)) {
     throw corrupt(file, 'its UDI does not match the device state');
@@ -121,8 +113,8 @@ export interface RestoreOutcome {
   smartLicensing: boolean;
 }
 
-/** Restores a verified backup onto ctx.state, as one state change. */
-export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreOutcome {
+/** Restores a verified backup onto the device, as one state change. */
+export function restoreBackup(ctx: DeviceContext, model: DeviceModel, doc: BackupDocument): RestoreOutcome {
   const target = ctx.state;
   const source = doc.payload.state;
   const now = ctx.now();
@@ -134,47 +126,35 @@ export function restoreBackup(ctx: DeviceContext, doc: BackupDocument): RestoreO
     );
   }
 
-  const next = structuredClone(source);
-  next.identity = structuredClone(target.identity);
+  const next: DeviceState = structuredClone(source);
+  next.identity = target.identity;
   next.createdAt = target.createdAt;
   next.software = target.software;
-  next.clock = structuredClone(target.clock);
+  next.clock = target.clock;
   next.generation = target.generation;
   next.bootedAt = now.toISOString();
-  // History of this hardware is not rolled back by a restore.
-  if (target.lastReset === undefined) delete next.lastReset;
-  else next.lastReset = structuredClone(target.lastReset);
-  // Sections that survive everything (simulator controls, trust) stay the target's.
-  for (const key of Object.keys(next)) if (sectionRetentionOf(key) === 'always' && !(key in target)) delete next[key];
-  for (const key of Object.keys(target)) if (sectionRetentionOf(key) === 'always') next[key] = structuredClone(target[key]);
-
+  const fresh = model.newState(ctx.rng, now, next.brand, next.type);
   let smartLicensingDropped = false;
-  if (!sameSystem) {
-    const fresh = newDeviceState(ctx.rng, now, next.brand, next.type);
-    for (const key of sectionsRetainedBy('smart-licensing')) {
-      if (next[key] !== undefined && JSON.stringify(next[key]) !== JSON.stringify(fresh[key])) smartLicensingDropped = true;
-      if (fresh[key] === undefined) delete next[key];
-      else next[key] = fresh[key];
-    }
-    next.licensing = {
-      evaluationStartedAt: target.brand === 'Expressway' ? target.licensing.evaluationStartedAt : now.toISOString(),
-    };
-    if (target[OPTION_KEYS_SECTION] === undefined) delete next[OPTION_KEYS_SECTION];
-    else next[OPTION_KEYS_SECTION] = structuredClone(target[OPTION_KEYS_SECTION]);
-    delete next.smartLicensingOffline;
-    clearAlarm(next, 30042);
-    clearAlarm(next, 30044);
-  } else if (next.brand === 'Expressway') {
-    // §8.3: a deleted Microsoft Interoperability key cannot come back, not even from a backup.
-    const mine = target[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
-    const theirs = next[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
-    if (mine?.msInteropDeleted && theirs) {
-      theirs.keys = theirs.keys.filter((k) => !isMicrosoftInteropKey(k.key));
-      theirs.msInteropDeleted = true;
-    }
+  for (const section of model.sections.values()) {
+    const key = section.key;
+    // What survives every reset (this hardware's history) is not rolled back by a restore either.
+    const from = section.reset === 'always' ? 'target' : sameSystem ? 'backup' : (section.restoreOntoOther ?? 'backup');
+    if (from === 'backup') continue;
+    const value = from === 'target' ? target[key] : fresh[key];
+    if (from === 'fresh' && section.reset === 'smart-licensing' && JSON.stringify(next[key]) !== JSON.stringify(fresh[key])) smartLicensingDropped = true;
+    if (value === undefined) delete next[key];
+    else next[key] = value;
   }
+  const r: RestoreContext = { source, target, next, sameSystem, now, fresh };
+  for (const s of model.subsystems) s.restore?.(r);
 
-  for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-  Object.assign(target, next);
-  return { sameSystem, backupUdi: doc.payload.udi, targetUdi: formatUdi(target.identity), smartLicensingDropped, product: productName(target), smartLicensing: target.brand === 'Expressway' };
+  ctx.replace(next);
+  return {
+    sameSystem,
+    backupUdi: doc.payload.udi,
+    targetUdi: formatUdi(target.identity),
+    smartLicensingDropped,
+    product: productName(next),
+    smartLicensing: next.brand === 'Expressway',
+  };
 }

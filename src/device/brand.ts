@@ -1,6 +1,8 @@
 import { ExshError } from '../errors.js';
-import { enumSpace, type CommandTree } from '../xapi/schema.js';
+import { enumSpace } from '../xapi/schema.js';
 import type { DeviceContext } from './context.js';
+import { restartEvaluation } from './licensing.js';
+import type { Subsystem } from './model.js';
 import { keepOnlyRetainedKeys } from './optionkeys.js';
 import type { Brand, ProductType } from './state.js';
 import { productName } from './systemunit.js';
@@ -28,26 +30,29 @@ export function selectService(ctx: DeviceContext, brand: Brand, type: ProductTyp
     state.brand = 'Expressway';
     if (type !== undefined) state.type = type;
     // §8.2: Smart Licensing turns on by itself, and with it a fresh evaluation period.
-    state.licensing.evaluationStartedAt = ctx.now().toISOString();
-    keepOnlyRetainedKeys(state);
+    restartEvaluation(ctx);
+    keepOnlyRetainedKeys(ctx);
     return;
   }
   if (type !== undefined) state.type = type;
 }
 
-export function register(tree: CommandTree): void {
-  tree.addCommand({
-    path: ['ServiceSelect'],
-    help: 'Selects the product: Cisco VCS to Expressway (Smart Licensing turns on), or the Expressway type. Only a factory reset returns an Expressway to Cisco VCS.',
-    mutates: true,
-    params: [
-      { name: 'Brand', space: enumSpace('Expressway', 'VCS'), required: true },
-      { name: 'Type', space: enumSpace('ExpresswayC', 'ExpresswayE') },
-    ],
-    handler: (ctx, p) => {
-      selectService(ctx, p.Brand as Brand, p.Type as ProductType | undefined);
-      const s = ctx.state;
-      return { fields: { Brand: s.brand, ...(s.brand === 'Expressway' ? { Type: s.type } : {}), Product: productName(s) } };
+export const brand: Subsystem = {
+  name: 'brand',
+  commands: [
+    {
+      path: ['ServiceSelect'],
+      help: 'Selects the product: Cisco VCS to Expressway (Smart Licensing turns on), or the Expressway type. Only a factory reset returns an Expressway to Cisco VCS.',
+      mutates: true,
+      params: [
+        { name: 'Brand', space: enumSpace('Expressway', 'VCS'), required: true },
+        { name: 'Type', space: enumSpace('ExpresswayC', 'ExpresswayE') },
+      ],
+      handler: (ctx, p) => {
+        selectService(ctx, p.Brand as Brand, p.Type as ProductType | undefined);
+        const s = ctx.state;
+        return { fields: { Brand: s.brand, ...(s.brand === 'Expressway' ? { Type: s.type } : {}), Product: productName(s) } };
+      },
     },
-  });
-}
+  ],
+};

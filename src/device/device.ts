@@ -1,91 +1,119 @@
-import { ExshError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { seededRng, systemRng, type Rng } from '../random.js';
-import type { DeviceContext } from './context.js';
-import { DeviceStore } from './store.js';
-import { SCHEMA_VERSION, SOFTWARE_VERSION, type Brand, type DeviceState, type ProductType } from './state.js';
+import { DocumentProblem, DocumentStore, type OpenTransaction, type StoreOptions } from '../store/documents.js';
+import { WorkingState, workingContext, type DeviceContext } from './context.js';
+import type { DeviceModel } from './model.js';
+import { deepFreeze, isObject, SCHEMA_VERSION, type Brand, type DeviceState, type ProductType } from './state.js';
 
-export interface DeviceOptions {
+export interface DeviceOptions extends StoreOptions {
   home: string;
   name: string;
+  model: DeviceModel;
   /** --now: the pinned base time; the stored offset is added to it (§5.4). */
   now?: Date;
   /** --seed: deterministic identities and nonces (§5.5). */
   seed?: string;
-  lockTimeoutMs?: number;
   /** The real clock, injectable for tests. */
   realClock?: () => number;
   /** Brand and type of a device created on first use. */
   createAs?: { brand?: Brand; type?: ProductType };
 }
 
-type CatchUp = (ctx: DeviceContext) => void;
-const catchUps: CatchUp[] = [];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateDeviceName(name: string): void {
+  if (!NAME.test(name)) {
+    throw usageError('device.badName', `Invalid device name '${name}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`);
+  }
+}
+
+/** migrations[n] turns a version-n document into version n+1. */
+const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
+
+/** The device store's codec: JSON text ⇄ a validated, frozen DeviceState (§5.2). */
+export function deviceCodec(model: DeviceModel) {
+  return {
+    decode(text: string): DeviceState {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new DocumentProblem(`it is not valid JSON: ${(e as Error).message}`);
+      }
+      if (!isObject(raw) || typeof raw.schemaVersion !== 'number') throw new DocumentProblem('schemaVersion is missing');
+      if (raw.schemaVersion > SCHEMA_VERSION) {
+        throw new DocumentProblem(`it was written by a newer exsh (schema ${raw.schemaVersion})`, raw.schemaVersion);
+      }
+      let doc = raw;
+      while ((doc.schemaVersion as number) < SCHEMA_VERSION) {
+        const from = doc.schemaVersion as number;
+        const m = MIGRATIONS[from];
+        if (!m) throw new DocumentProblem(`no migration from schema version ${from}`);
+        doc = { ...m(doc), schemaVersion: from + 1 };
+      }
+      const problem = model.problem(doc);
+      if (problem) throw new DocumentProblem(problem);
+      return deepFreeze(doc as DeviceState);
+    },
+    encode: (doc: DeviceState) => JSON.stringify(doc),
+  };
+}
+
+export type DeviceStore = DocumentStore<DeviceState>;
+
+export async function openDeviceStore(home: string, model: DeviceModel, opts: StoreOptions = {}): Promise<DeviceStore> {
+  return DocumentStore.open(home, deviceCodec(model), opts);
+}
+
+/** A change's outcome: the handler's result, and whether the state changed. */
+export interface Changed<T> {
+  result: T;
+  changed: boolean;
+}
 
 /**
- * Lazy evaluation (§5.4): before any command runs, the device catches up with what
- * became due (renewals, expiries, alarms). Subsystems register one function each;
- * they run in registration order on the working copy.
+ * A simulated device: reads and changes of its state through the home's store, with
+ * the simulated clock, seeded randomness and the model's catch-up steps.
+ *
+ * - `view` gives a read a context on the committed state (or the burst's draft); only
+ *   when a catch-up step is due is a working copy made, and it is never written.
+ * - `change` runs a handler on a working copy inside a write transaction and commits
+ *   before returning; a handler that throws leaves nothing behind.
+ * - `burst` groups the changes of many requests into one transaction (group commit of
+ *   batch input); `flush` commits what the burst has so far, before anything that waits
+ *   on the outside world (a question to the operator, the network).
  */
-export function registerCatchUp(fn: CatchUp): void {
-  catchUps.push(fn);
-}
-
-type Initialiser = (state: DeviceState) => void;
-const initialisers: Initialiser[] = [];
-/** Subsystems add their section's defaults to a new device (and after a factory reset). */
-export function registerInitialiser(fn: Initialiser): void {
-  initialisers.push(fn);
-}
-
-export function hex(bytes: Buffer, upper: boolean): string {
-  const h = bytes.toString('hex');
-  return upper ? h.toUpperCase() : h;
-}
-
-/** A brand-new device state: identity drawn from rng, factory defaults everywhere else. */
-export function newDeviceState(rng: Rng, at: Date, brand: Brand = 'Expressway', type: ProductType = 'ExpresswayC'): DeviceState {
-  const iso = at.toISOString();
-  const state: DeviceState = {
-    schemaVersion: SCHEMA_VERSION,
-    identity: {
-      pid: 'Expressway',
-      serial: hex(rng.bytes(4), true),
-      vid: '1.0',
-      hostId: hex(rng.bytes(4), false),
-      productType: 'EXPY',
-    },
-    brand,
-    type,
-    software: SOFTWARE_VERSION,
-    createdAt: iso,
-    bootedAt: iso,
-    clock: { offsetMs: 0 },
-    generation: 0,
-    config: {},
-    licensing: { evaluationStartedAt: iso },
-    alarms: [],
-  };
-  for (const init of initialisers) init(state);
-  return state;
-}
-
 export class Device {
   readonly name: string;
   readonly home: string;
+  readonly model: DeviceModel;
   readonly store: DeviceStore;
   private readonly pinned?: Date;
   private readonly seed?: string;
   private readonly realClock: () => number;
   private readonly createAs: { brand?: Brand; type?: ProductType };
+  private bursting = false;
+  private tx: { open: OpenTransaction<DeviceState>; draft: DeviceState; dirty: boolean } | undefined;
+  /** Set when this object created the device on first use. */
+  created = false;
+  /** The store has been asked for this device once (which imports a legacy JSON store). */
+  private settled = false;
 
-  constructor(opts: DeviceOptions) {
+  private constructor(opts: DeviceOptions, store: DeviceStore) {
     this.name = opts.name;
     this.home = opts.home;
-    this.store = new DeviceStore(opts.home, opts.name, { lockTimeoutMs: opts.lockTimeoutMs });
+    this.model = opts.model;
+    this.store = store;
     this.pinned = opts.now;
     this.seed = opts.seed;
     this.realClock = opts.realClock ?? Date.now;
     this.createAs = opts.createAs ?? {};
+  }
+
+  static async open(opts: DeviceOptions): Promise<Device> {
+    validateDeviceName(opts.name);
+    const store = await openDeviceStore(opts.home, opts.model, opts);
+    return new Device(opts, store);
   }
 
   /** The base of the simulated clock: --now if given, else real time. */
@@ -101,127 +129,181 @@ export class Device {
     return this.seed === undefined ? systemRng : seededRng(this.seed, `${this.name}/${purpose}/${state.generation}`);
   }
 
-  /** Creates the device on first use (§5.1), under the lock. */
-  ensure(): DeviceState {
-    const existing = this.store.read();
-    if (existing) return existing;
-    return this.store.withLock(() => {
-      const again = this.store.read();
-      if (again) return again;
-      const rng = this.seed === undefined ? systemRng : seededRng(this.seed, `identity/${this.name}`);
-      const state = newDeviceState(rng, new Date(this.baseTime()), this.createAs.brand, this.createAs.type);
-      this.store.write(state);
+  private fresh(): DeviceState {
+    const rng = this.seed === undefined ? systemRng : seededRng(this.seed, `identity/${this.name}`);
+    return deepFreeze(this.model.newState(rng, new Date(this.baseTime()), this.createAs.brand, this.createAs.type));
+  }
+
+  /** Whether the device exists in the store (it is created on first use otherwise). */
+  async exists(): Promise<boolean> {
+    return this.tx !== undefined || (await this.store.read(this.name)) !== undefined;
+  }
+
+  /** The current state (the burst's draft, or what is committed), creating the device on first use (§5.1). */
+  async read(): Promise<DeviceState> {
+    if (this.tx) return this.tx.draft;
+    const stored = await this.store.read(this.name);
+    this.settled = true;
+    if (stored) return stored.doc;
+    return this.store.transaction((tx) => {
+      const again = tx.get(this.name);
+      if (again) return again.doc;
+      const state = this.fresh();
+      tx.put(this.name, state);
+      this.created = true;
       return state;
     });
   }
 
-  private context(state: DeviceState, purpose: string): DeviceContext {
+  private context(work: WorkingState, purpose: string): DeviceContext {
+    return workingContext(work, this.name, (state) => this.nowFor(state), this.rngFor(work.state, purpose));
+  }
+
+  private readContext(state: DeviceState): DeviceContext {
+    const refuse = (): never => {
+      throw new Error('a read cannot change the device state');
+    };
     return {
       deviceName: this.name,
-      home: this.home,
       state,
       now: () => this.nowFor(state),
-      rng: this.rngFor(state, purpose),
+      rng: this.rngFor(state, 'read'),
+      edit: refuse as DeviceContext['edit'],
+      setConfig: refuse,
+      replace: refuse,
     };
   }
 
+  private catchUp(ctx: DeviceContext): void {
+    for (const step of this.model.catchUps) if (step.due(ctx.state, ctx.now())) step.run(ctx);
+  }
+
   /**
-   * A read-only view: a working copy caught up to now, never written. Reads stay
-   * lock-free; what became due is persisted by the next write.
+   * Runs a read on the state caught up to now. Reads take no lock; what a catch-up makes
+   * due is persisted by the next change.
    */
-  view<T>(fn: (ctx: DeviceContext) => T): T {
-    const base = this.tx ? this.tx.draft : this.ensure();
-    if (catchUps.length === 0) return fn(this.context(base, 'read'));
-    const ctx = this.context(structuredClone(base), 'read');
-    for (const c of catchUps) c(ctx);
+  async view<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<T> {
+    const base = await this.read();
+    const now = this.nowFor(base);
+    if (!this.model.catchUps.some((s) => s.due(base, now))) return fn(this.readContext(base));
+    const work = new WorkingState(base);
+    const ctx = this.context(work, 'read');
+    this.catchUp(ctx);
     return fn(ctx);
   }
 
+  private async apply<T>(base: DeviceState, fn: (ctx: DeviceContext) => T | Promise<T>): Promise<{ result: T; next: DeviceState }> {
+    const work = new WorkingState(base);
+    const ctx = this.context(work, 'write');
+    this.catchUp(ctx);
+    const result = await fn(ctx);
+    // Again after the change, so what it made due (an alarm cleared by setting the DNS
+    // domain) is written now rather than by the next change.
+    this.catchUp(ctx);
+    return { result, next: work.finish() };
+  }
+
   /**
-   * Runs a state change under the lock on a fresh working copy and writes it before
-   * returning. If fn throws, nothing is written.
+   * Runs a state change: inside the burst's transaction when one is open, else in a
+   * transaction of its own, committed before this returns. If fn throws, nothing changes.
    */
-  mutate<T>(fn: (ctx: DeviceContext) => T): T {
-    if (this.batching) {
-      const tx = this.tx ?? this.begin();
-      const before = JSON.stringify(tx.draft);
-      const draft = structuredClone(tx.draft);
-      const result = this.apply(draft, fn);
-      if (JSON.stringify(draft) !== before) {
-        draft.generation += 1;
-        tx.draft = draft;
+  async change<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<Changed<T>> {
+    if (this.bursting) {
+      const tx = this.tx ?? (await this.beginBurstTx());
+      const { result, next } = await this.apply(tx.draft, fn);
+      const changed = next !== tx.draft;
+      if (changed) {
+        tx.draft = next;
         tx.dirty = true;
       }
-      return result;
+      return { result, changed };
     }
-    this.ensure();
-    return this.store.withLock(() => {
-      const current = this.load();
-      const before = JSON.stringify(current);
-      const draft = structuredClone(current);
-      const result = this.apply(draft, fn);
-      if (JSON.stringify(draft) !== before) {
-        draft.generation = current.generation + 1;
-        this.store.write(draft);
-      }
-      return result;
+    await this.settle();
+    let changed = false;
+    const result = await this.store.transaction(async (tx) => {
+      const stored = tx.get(this.name);
+      const base = stored?.doc ?? this.fresh();
+      const out = await this.apply(base, fn);
+      changed = out.next !== base;
+      if (changed || !stored) tx.put(this.name, out.next);
+      if (!stored) this.created = true;
+      return out.result;
     });
+    return { result, changed };
   }
 
-  private apply<T>(draft: DeviceState, fn: (ctx: DeviceContext) => T): T {
-    const ctx = this.context(draft, 'write');
-    for (const c of catchUps) c(ctx);
-    const result = fn(ctx);
-    // Again after the change, so what it made due (an alarm cleared by setting the DNS
-    // domain) is written now rather than by the next write.
-    for (const c of catchUps) c(ctx);
-    return result;
+  /** Before the first change: a device kept by an earlier version is imported (or refused) first. */
+  private async settle(): Promise<void> {
+    if (this.settled) return;
+    await this.store.read(this.name);
+    this.settled = true;
   }
 
-  private load(): DeviceState {
-    const current = this.store.read();
-    if (!current) throw new ExshError('device.gone', `Device '${this.name}' was removed by another process.`, 3);
-    return current;
-  }
-
-  private batching = false;
-  private tx: { draft: DeviceState; dirty: boolean } | undefined;
-
-  private begin(): { draft: DeviceState; dirty: boolean } {
-    this.ensure();
-    this.store.lock();
+  private async beginBurstTx() {
+    await this.settle();
+    const open = await this.store.begin();
     try {
-      this.tx = { draft: structuredClone(this.load()), dirty: false };
+      const stored = open.access.get(this.name);
+      const draft = stored?.doc ?? this.fresh();
+      if (!stored) this.created = true;
+      this.tx = { open, draft, dirty: !stored };
+      return this.tx;
     } catch (e) {
-      this.store.unlock();
+      open.rollback();
       throw e;
     }
-    return this.tx;
   }
 
   /**
-   * Group commit for a burst of requests (one chunk of batch input): the first state
-   * change takes the lock, later ones in the burst apply to the same working copy
-   * (each still all-or-nothing, each advancing the generation exactly as single
-   * writes would), and one atomic write lands before any of the burst's replies is
-   * printed. Other processes wait on the lock meanwhile, so no update is lost.
+   * Group commit (§12): the changes made while fn runs share one transaction, taken at
+   * the first change and committed when fn returns (or at flush()), before the caller
+   * prints any of their replies. Each change is still all-or-nothing and advances the
+   * generation exactly as a change of its own would.
    */
-  async batch<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.batching) return fn();
-    this.batching = true;
+  async burst<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.bursting) return fn();
+    this.bursting = true;
     try {
-      return await fn();
+      const result = await fn();
+      this.flush();
+      return result;
+    } catch (e) {
+      this.abandon();
+      throw e;
     } finally {
-      this.batching = false;
-      const tx = this.tx;
-      this.tx = undefined;
-      if (tx) {
-        try {
-          if (tx.dirty) this.store.write(tx.draft);
-        } finally {
-          this.store.unlock();
-        }
-      }
+      this.bursting = false;
     }
+  }
+
+  /** Commits the burst's changes so far (synchronously) and releases the lock. */
+  flush(): void {
+    const tx = this.tx;
+    if (!tx) return;
+    this.tx = undefined;
+    try {
+      if (tx.dirty) tx.open.access.put(this.name, tx.draft);
+    } catch (e) {
+      tx.open.rollback();
+      throw e;
+    }
+    tx.open.commit();
+  }
+
+  /** Drops the burst's uncommitted changes. */
+  private abandon(): void {
+    const tx = this.tx;
+    this.tx = undefined;
+    tx?.open.rollback();
+  }
+
+  /** True while a burst holds changes that are not committed yet. */
+  get pending(): boolean {
+    return this.tx?.dirty === true;
+  }
+
+  /** Removes the device from the store; false when there was none. */
+  async remove(): Promise<boolean> {
+    if (this.bursting) this.flush();
+    return this.store.transaction((tx) => tx.remove(this.name));
   }
 }

@@ -1,10 +1,9 @@
 import { ExshError } from '../errors.js';
-import { stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
+import { stringSpace } from '../xapi/schema.js';
+import type { StatusObject } from '../xapi/types.js';
 import type { DeviceContext } from './context.js';
-import { registerInitialiser } from './device.js';
-import { registerResetSection } from './retention.js';
-import type { DeviceState } from './state.js';
-import { registerStateValidator } from './store.js';
+import type { Subsystem } from './model.js';
+import { isObject, type DeviceState } from './state.js';
 
 /**
  * Legacy option keys (§8.3). A Cisco VCS is licensed by option keys; an Expressway
@@ -53,16 +52,12 @@ export interface OptionKeySection {
 
 export const OPTION_KEYS_SECTION = 'optionKeys';
 
-export function optionKeys(state: DeviceState): OptionKeySection {
-  const s = state[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
-  if (s) return s;
-  const fresh: OptionKeySection = { keys: [] };
-  state[OPTION_KEYS_SECTION] = fresh;
-  return fresh;
+/** This request's copy of the section, created when missing. */
+export function editOptionKeys(ctx: DeviceContext): OptionKeySection {
+  return ctx.edit<OptionKeySection>(OPTION_KEYS_SECTION, () => ({ keys: [] }));
 }
 
-/** Read-only: does not add the section to a state that lacks it. */
-function keysOf(state: DeviceState): OptionKeyRecord[] {
+export function keysOf(state: DeviceState): readonly OptionKeyRecord[] {
   return (state[OPTION_KEYS_SECTION] as OptionKeySection | undefined)?.keys ?? [];
 }
 
@@ -108,13 +103,13 @@ export function addOptionKey(ctx: DeviceContext, raw: string): OptionKeyRecord {
     );
   }
   const { key, feature } = parseOptionKey(raw);
-  const section = optionKeys(state);
-  if (section.keys.some((k) => k.key === key)) {
+  if (keysOf(state).some((k) => k.key === key)) {
     throw new ExshError('optionKey.duplicate', `Option key ${key} is already installed.`);
   }
-  if (section.keys.length >= MAX_OPTION_KEYS) {
+  if (keysOf(state).length >= MAX_OPTION_KEYS) {
     throw new ExshError('optionKey.tooMany', `This system already holds ${MAX_OPTION_KEYS} option keys: delete one first.`);
   }
+  const section = editOptionKeys(ctx);
   const record: OptionKeyRecord = { key, feature, addedAt: ctx.now().toISOString() };
   section.keys.push(record);
   return record;
@@ -122,9 +117,9 @@ export function addOptionKey(ctx: DeviceContext, raw: string): OptionKeyRecord {
 
 export function deleteOptionKey(ctx: DeviceContext, raw: string): OptionKeyRecord {
   const key = raw.trim().toUpperCase();
-  const section = optionKeys(ctx.state);
+  if (!keysOf(ctx.state).some((k) => k.key === key)) throw new ExshError('optionKey.notFound', `Option key ${raw.trim()} is not installed on this system.`);
+  const section = editOptionKeys(ctx);
   const i = section.keys.findIndex((k) => k.key === key);
-  if (i < 0) throw new ExshError('optionKey.notFound', `Option key ${raw.trim()} is not installed on this system.`);
   const [removed] = section.keys.splice(i, 1) as [OptionKeyRecord];
   if (ctx.state.brand === 'Expressway' && isMicrosoftInteropKey(removed.key)) section.msInteropDeleted = true;
   return removed;
@@ -135,8 +130,8 @@ export function deleteOptionKey(ctx: DeviceContext, raw: string): OptionKeyRecor
  * PAK keys, so every key but Microsoft Interoperability goes; that one is retained.
  * Returns the keys that were removed.
  */
-export function keepOnlyRetainedKeys(state: DeviceState): OptionKeyRecord[] {
-  const section = optionKeys(state);
+export function keepOnlyRetainedKeys(ctx: DeviceContext): OptionKeyRecord[] {
+  const section = editOptionKeys(ctx);
   const removed = section.keys.filter((k) => !isMicrosoftInteropKey(k.key));
   section.keys = section.keys.filter((k) => isMicrosoftInteropKey(k.key)).map((k) => ({ ...k, retained: true }));
   return removed;
@@ -151,12 +146,7 @@ function statusOf(state: DeviceState): StatusObject[] {
   }));
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function validateOptionKeys(state: DeviceState): string | undefined {
-  const s = state[OPTION_KEYS_SECTION];
+export function validateOptionKeys(s: unknown): string | undefined {
   if (s === undefined) return undefined;
   if (!isObject(s) || !Array.isArray(s.keys)) return 'optionKeys is invalid';
   for (const k of s.keys as unknown[]) {
@@ -170,37 +160,49 @@ export function validateOptionKeys(state: DeviceState): string | undefined {
 
 const KEY_PARAMS = [{ name: 'Key', space: stringSpace(1, 90), required: true, positional: true }] as const;
 
-export function register(tree: CommandTree): void {
-  // Option keys, the MS Interop key included, never survive a factory reset (seed).
-  registerResetSection(OPTION_KEYS_SECTION, 'never');
-  registerStateValidator(validateOptionKeys);
-  registerInitialiser((state) => {
-    state[OPTION_KEYS_SECTION] = { keys: [] } satisfies OptionKeySection;
-  });
-
-  tree.addCommand({
-    path: ['OptionKey', 'Add'],
-    help: 'Adds a legacy option key (Cisco VCS only; an Expressway takes no option keys from X14.2).',
-    mutates: true,
-    params: KEY_PARAMS,
-    handler: (ctx, p) => {
-      const added = addOptionKey(ctx, String(p.Key));
-      return { fields: { Key: added.key, Feature: added.feature } };
+export const optionKeys: Subsystem = {
+  name: 'optionKeys',
+  sections: [
+    {
+      key: OPTION_KEYS_SECTION,
+      init: () => ({ keys: [] }) satisfies OptionKeySection,
+      validate: validateOptionKeys,
+      // Option keys, the MS Interop key included, never survive a factory reset (seed).
+      reset: 'never',
+      // They are bound to the system's serial number: another system keeps its own.
+      restoreOntoOther: 'target',
     },
-  });
-  tree.addCommand({
-    path: ['OptionKey', 'Delete'],
-    help: 'Deletes an option key. A Microsoft Interoperability key retained from Cisco VCS cannot be added again once deleted.',
-    mutates: true,
-    params: KEY_PARAMS,
-    handler: (ctx, p) => {
-      const removed = deleteOptionKey(ctx, String(p.Key));
-      return { fields: { Key: removed.key, Feature: removed.feature } };
+  ],
+  // §8.3: a deleted Microsoft Interoperability key cannot come back, not even from a backup.
+  restore: (r) => {
+    if (!r.sameSystem || r.next.brand !== 'Expressway') return;
+    const mine = r.target[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
+    const theirs = r.next[OPTION_KEYS_SECTION] as OptionKeySection | undefined;
+    if (mine?.msInteropDeleted && theirs) {
+      r.next[OPTION_KEYS_SECTION] = { keys: theirs.keys.filter((k) => !isMicrosoftInteropKey(k.key)), msInteropDeleted: true } satisfies OptionKeySection;
+    }
+  },
+  commands: [
+    {
+      path: ['OptionKey', 'Add'],
+      help: 'Adds a legacy option key (Cisco VCS only; an Expressway takes no option keys from X14.2).',
+      mutates: true,
+      params: KEY_PARAMS,
+      handler: (ctx, p) => {
+        const added = addOptionKey(ctx, String(p.Key));
+        return { fields: { Key: added.key, Feature: added.feature } };
+      },
     },
-  });
-  tree.addStatus({
-    name: 'OptionKey',
-    help: 'Installed option keys (Key, Feature, Status).',
-    build: (ctx) => statusOf(ctx.state),
-  });
-}
+    {
+      path: ['OptionKey', 'Delete'],
+      help: 'Deletes an option key. A Microsoft Interoperability key retained from Cisco VCS cannot be added again once deleted.',
+      mutates: true,
+      params: KEY_PARAMS,
+      handler: (ctx, p) => {
+        const removed = deleteOptionKey(ctx, String(p.Key));
+        return { fields: { Key: removed.key, Feature: removed.feature } };
+      },
+    },
+  ],
+  status: [{ name: 'OptionKey', help: 'Installed option keys (Key, Feature, Status).', build: (ctx) => statusOf(ctx.state) }],
+};

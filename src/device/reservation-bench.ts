@@ -9,13 +9,13 @@ import {
   SLR_VERSION,
   type Entitlement,
 } from '../codes/index.js';
-import { loadCatalogue } from '../cssm/catalogue.js';
+import { loadCatalogue } from '../catalogue.js';
 import { seededRng } from '../random.js';
-import type { DeviceContext } from './context.js';
-import { newDeviceState } from './device.js';
+import { WorkingState, workingContext } from './context.js';
 import { deviceUdi, installReservation } from './reservation-engine.js';
 import { emptyReservation, RESERVATION_ENABLE_KEY } from './reservation-state.js';
-import './trust.js';
+import { deepFreeze } from './state.js';
+import { deviceModel } from './subsystems.js';
 
 export interface InstallBenchResult {
   installs: number;
@@ -56,7 +56,7 @@ function benchEntitlements(): Entitlement[] {
 export function benchInstalls(n: number): InstallBenchResult {
   const rng = seededRng('bench', 'reservation');
   const at = new Date('2026-03-01T10:00:00Z');
-  const state = newDeviceState(rng, at);
+  const state = deviceModel().newState(rng, at);
   state.config[RESERVATION_ENABLE_KEY] = 'On';
   const udi = deviceUdi(state);
   const key = loadDemoAuthority().privateKey;
@@ -68,12 +68,13 @@ export function benchInstalls(n: number): InstallBenchResult {
     const code = buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at.getTime(), entitlements }, udi, key);
     return { request, code };
   });
-  const ctx: DeviceContext = { deviceName: 'bench', state, now: () => at, rng, home: '' };
+  const bases = cases.map((c) => deepFreeze({ ...state, reservation: { ...emptyReservation(), request: c.request } }));
   const start = performance.now();
-  for (const c of cases) {
-    state.reservation = { ...emptyReservation(), request: c.request };
-    installReservation(ctx, c.code);
-  }
+  cases.forEach((c, i) => {
+    const work = new WorkingState(bases[i] as typeof state);
+    installReservation(workingContext(work, 'bench', () => at, rng), c.code);
+    work.finish();
+  });
   const seconds = (performance.now() - start) / 1000;
   return { installs: n, seconds, perSecond: n / seconds };
 }

@@ -15,15 +15,16 @@ import {
 import { ExshError, isExshError } from '../errors.js';
 import type { DeviceContext } from './context.js';
 import {
+  editReservation,
   readReservation,
   reservationEnabled,
-  writableReservation,
   type InstalledReservation,
   type ReservationType,
 } from './reservation-state.js';
 import { isoSeconds } from '../clock.js';
 import type { DeviceState } from './state.js';
-import { trustedKeys, trustStore } from './trust.js';
+import { trustedKeys } from './trust.js';
+import { trustStore } from './trust-state.js';
 
 /**
  * The reservation state machine (§6.1) and the verification of an authorization code
@@ -74,7 +75,7 @@ export function requestReservation(ctx: DeviceContext): RequestOutcome {
   const udi = deviceUdi(ctx.state);
   const nonce = makeNonce(ctx.rng);
   const code = makeRequestCode(udi, nonce);
-  writableReservation(ctx.state).request = {
+  editReservation(ctx).request = {
     nonce,
     code,
     piid: derivePiid(udi, nonce),
@@ -95,7 +96,7 @@ export function cancelReservation(ctx: DeviceContext): void {
   if (!current.request) {
     throw new ExshError('reservation.noRequest', 'There is no reservation request in progress to cancel.');
   }
-  writableReservation(ctx.state).request = null;
+  editReservation(ctx).request = null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ export function installReservation(ctx: DeviceContext, text: string): InstallOut
     );
   }
 
-  const section = writableReservation(ctx.state);
+  const section = editReservation(ctx);
   section.installed = installedRecord(code, ctx.now());
   section.request = null;
   if (code.type === 'PLR') return { type: 'PLR', update: false };
@@ -256,7 +257,7 @@ export function returnReservation(ctx: DeviceContext): string {
     );
   }
   const returnCode = makeReturnCode('installed', deviceUdi(ctx.state), installed.piid, Buffer.from(installed.signature, 'base64'));
-  const section = writableReservation(ctx.state);
+  const section = editReservation(ctx);
   section.installed = null;
   section.lastReturnCode = returnCode;
   return returnCode;
@@ -274,7 +275,7 @@ export function returnAuthorization(ctx: DeviceContext, text: string): string {
     );
   }
   const returnCode = makeReturnCode('unused', deviceUdi(ctx.state), code.payload.piid, code.signature);
-  const section = writableReservation(ctx.state);
+  const section = editReservation(ctx);
   if (request && request.piid === code.payload.piid) section.request = null;
   section.lastReturnCode = returnCode;
   return returnCode;

@@ -1,6 +1,7 @@
 import type { Entitlement } from '../codes/types.js';
-import { registerResetSection } from './retention.js';
-import type { DeviceState } from './state.js';
+import type { DeviceContext } from './context.js';
+import type { SectionSpec } from './model.js';
+import { isObject, type DeviceState } from './state.js';
 
 /**
  * The reservation section of a device's state (§6.1). At most one of `request` and
@@ -51,8 +52,6 @@ export interface ReservationSection {
 }
 
 const SECTION = 'reservation';
-// A reservation is part of the smart licensing settings a factory reset may keep (§8.1).
-registerResetSection(SECTION, 'smart-licensing');
 
 export function emptyReservation(): ReservationSection {
   return { request: null, installed: null, lastConfirmationCode: '', lastReturnCode: '' };
@@ -65,18 +64,9 @@ export function readReservation(state: DeviceState): Readonly<ReservationSection
   return (state[SECTION] as ReservationSection | undefined) ?? EMPTY;
 }
 
-/** The section for changing, created with defaults on the working copy when missing. */
-export function writableReservation(state: DeviceState): ReservationSection {
-  let section = state[SECTION] as ReservationSection | undefined;
-  if (!section) {
-    section = emptyReservation();
-    state[SECTION] = section;
-  }
-  return section;
-}
-
-export function initialiseReservation(state: DeviceState): void {
-  state[SECTION] = emptyReservation();
+/** The section for changing: this request's copy, created with defaults when missing. */
+export function editReservation(ctx: DeviceContext): ReservationSection {
+  return ctx.edit(SECTION, emptyReservation);
 }
 
 export const RESERVATION_ENABLE_KEY = 'License Smart ReservationEnable';
@@ -107,10 +97,6 @@ export function registeredToCssm(state: DeviceState): boolean {
 // ---------------------------------------------------------------------------------------
 // validation of a stored section (a failed check makes the store "corrupt", §5.2)
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function entitlementProblem(e: unknown, i: number): string | undefined {
   if (!isObject(e)) return `reservation entitlement ${i} is not an object`;
   for (const k of ['tag', 'startDate', 'endDate', 'displayName', 'tagDescription', 'subscriptionId']) {
@@ -121,8 +107,7 @@ function entitlementProblem(e: unknown, i: number): string | undefined {
   return undefined;
 }
 
-export function validateReservation(state: DeviceState): string | undefined {
-  const raw = state[SECTION];
+export function validateReservation(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (!isObject(raw)) return 'reservation is not an object';
   if (typeof raw.lastConfirmationCode !== 'string' || typeof raw.lastReturnCode !== 'string') {
@@ -149,3 +134,13 @@ export function validateReservation(state: DeviceState): string | undefined {
   if (req !== null && inst !== null) return 'reservation has both a request in progress and an installed code';
   return undefined;
 }
+
+export const reservationSection: SectionSpec = {
+  key: SECTION,
+  init: emptyReservation,
+  validate: validateReservation,
+  // A reservation is part of the smart licensing settings a factory reset may keep (§8.1);
+  // a different system must reserve again (§8.4).
+  reset: 'smart-licensing',
+  restoreOntoOther: 'fresh',
+};

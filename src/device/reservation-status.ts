@@ -1,8 +1,9 @@
+import { catalogueEntry, loadCatalogue, type CatalogueEntry } from '../catalogue.js';
 import { parseSlrDate } from '../codes/dates.js';
 import type { Entitlement } from '../codes/types.js';
-import { catalogueEntry, loadCatalogue, type CatalogueEntry } from '../cssm/catalogue.js';
-import type { StatusObject } from '../xapi/schema.js';
+import type { StatusObject } from '../xapi/types.js';
 import type { DeviceContext } from './context.js';
+import { smartLicensingAvailable } from './licensing.js';
 import { readReservation, reservationEnabled, reservationStatus, type InstalledReservation } from './reservation-state.js';
 
 /**
@@ -81,7 +82,9 @@ export function entitlementItems(installed: InstalledReservation, now: Date): St
   }));
 }
 
-export function reservationStatusPart(ctx: DeviceContext, smart: StatusObject): void {
+export function reservationStatusPart(ctx: DeviceContext, license: StatusObject): void {
+  if (!smartLicensingAvailable(ctx.state)) return;
+  const smart = license.Smart as StatusObject;
   const section = readReservation(ctx.state);
   const status = reservationStatus(section);
   const { installed, request } = section;

@@ -1,49 +1,24 @@
 import { isoSeconds } from '../clock.js';
 import { usageError } from '../errors.js';
-import { configRetentionOf, sectionRetentionOf, type Retention } from './retention.js';
-import { setFactoryResetVerb } from '../shell/session.js';
-import type { CommandTree, StatusObject } from '../xapi/schema.js';
+import { didYouMean } from '../suggest.js';
+import type { StatusObject } from '../xapi/types.js';
 import { ALARMS, clearAlarm, raiseAlarm, type AlarmId } from './alarms.js';
 import type { DeviceContext } from './context.js';
-import { newDeviceState, registerCatchUp } from './device.js';
-import type { Brand, DeviceState, ProductType } from './state.js';
-import { registerStateValidator } from './store.js';
-import { productName } from './systemunit.js';
+import type { DeviceModel, Subsystem } from './model.js';
+import { RESET_ITEMS, RESET_NAMES, type ResetItem, type ResetName, type Retention } from './reset-items.js';
+import { isObject, type Brand, type DeviceState, type ProductType } from './state.js';
+import { DNS_DOMAIN_KEY, productName } from './systemunit.js';
 
 /**
- * The root shell's `factory-reset` (§8.1, the seed's "Factory reset" passage): the
- * questions in the seed's order and wording, which answers keep what, and the reset
- * itself as one pure state change. Prompting and printing live in src/reset/cli.ts.
+ * The root shell's `factory-reset` (§8.1): which answers keep what, and the reset itself
+ * as one state change. The questions are in reset-items.ts; asking them (the flow shared
+ * by `exsh factory-reset` and the shell verb) is in reset-flow.ts.
  */
+
+export { RESET_ITEMS, RESET_NAMES, type ResetItem, type ResetName } from './reset-items.js';
 
 // ---------------------------------------------------------------------------
 // The questions
-
-export const RESET_ITEMS = [
-  { name: 'brand-type', question: 'Keep brand and type of the device', label: 'brand and type', status: 'BrandAndType' },
-  { name: 'smart-licensing', question: 'Keep smart licensing settings', label: 'smart licensing settings', status: 'SmartLicensing' },
-  { name: 'fips', question: 'Keep FIPS 140 configuration', label: 'FIPS 140 configuration', status: 'Fips' },
-  { name: 'ip', question: 'Keep IP configuration', label: 'IP configuration', status: 'IP' },
-  {
-    name: 'management',
-    question: 'Keep dedicated management interface configuration',
-    label: 'dedicated management interface configuration',
-    status: 'ManagementInterface',
-  },
-  { name: 'ssh-keys', question: 'Keep ssh keys', label: 'ssh keys', status: 'SshKeys' },
-  {
-    name: 'certificates',
-    question: 'Keep server certificate, associated key and CA trust store',
-    label: 'server certificate, associated key and CA trust store',
-    status: 'Certificates',
-  },
-  { name: 'passwords', question: 'Keep root and admin passwords', label: 'root and admin passwords', status: 'Passwords' },
-  { name: 'logs', question: 'Save log files', label: 'log files', status: 'LogFiles' },
-] as const;
-
-export type ResetName = (typeof RESET_ITEMS)[number]['name'];
-export type ResetItem = (typeof RESET_ITEMS)[number];
-export const RESET_NAMES: readonly ResetName[] = RESET_ITEMS.map((i) => i.name);
 
 export const FINAL_QUESTION = 'Are you sure you want to continue';
 export const BANNER = [
@@ -67,24 +42,6 @@ export function parseYesNo(text: string): boolean | undefined {
   return undefined;
 }
 
-
-/** The core document's own keys; everything else is a subsystem section. */
-const CORE_KEYS = new Set([
-  'schemaVersion',
-  'identity',
-  'brand',
-  'type',
-  'software',
-  'createdAt',
-  'bootedAt',
-  'clock',
-  'generation',
-  'config',
-  'licensing',
-  'alarms',
-  'lastReset',
-  'smartLicensingOffline',
-]);
 
 // ---------------------------------------------------------------------------
 // Planning: flags and lists → which questions to ask
@@ -119,25 +76,6 @@ export interface ResetPlan {
 export const OPTION_KEYS_FLAG_REMOVED =
   'The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept.';
 
-function suggest(word: string): string {
-  const names = [...RESET_NAMES, 'all'];
-  const near = names.find((n) => n.startsWith(word) || word.startsWith(n) || distance(n, word) <= 2);
-  return near ? ` Did you mean '${near}'?` : '';
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i] as number[];
-      const prev = d[i - 1] as number[];
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return (d[a.length] as number[])[b.length] as number;
-}
-
 function parseNames(lists: readonly string[] | undefined, option: string): Set<ResetName | 'all'> {
   const out = new Set<ResetName | 'all'>();
   for (const list of lists ?? []) {
@@ -145,7 +83,7 @@ function parseNames(lists: readonly string[] | undefined, option: string): Set<R
     for (const w of words) {
       if (w === '') throw usageError('reset.badList', `${option} takes a comma-separated list of names: ${RESET_NAMES.join(', ')} or all.`);
       if (w !== 'all' && !(RESET_NAMES as readonly string[]).includes(w)) {
-        throw usageError('reset.unknownName', `Unknown name '${w}' in ${option}: use ${RESET_NAMES.join(', ')} or all.${suggest(w)}`);
+        throw usageError('reset.unknownName', `Unknown name '${w}' in ${option}: use ${RESET_NAMES.join(', ')} or all.${didYouMean(w, [...RESET_NAMES, 'all'])}`);
       }
       out.add(w as ResetName | 'all');
     }
@@ -225,7 +163,6 @@ export interface ResetOutcome {
   smartLicensingLost: boolean;
 }
 
-export const DNS_DOMAIN_KEY = 'IP DNS Domain Name';
 const OFFLINE_ALARMS: readonly AlarmId[] = [30042, 30044];
 
 export function isSmartLicensingOffline(state: DeviceState): boolean {
@@ -236,14 +173,16 @@ export function isSmartLicensingOffline(state: DeviceState): boolean {
  * The seed: after a reset that kept smart licensing, the device is offline until the
  * DNS domain is configured, with alarms 30042 and 30044 up; they clear once it is.
  */
-export function settleOffline(ctx: DeviceContext): void {
-  const state = ctx.state;
-  if (!isSmartLicensingOffline(state)) return;
+function settles(state: DeviceState): boolean {
   const domain = state.config[DNS_DOMAIN_KEY];
-  if (typeof domain === 'string' && domain !== '') {
-    for (const id of OFFLINE_ALARMS) clearAlarm(state, id);
-    delete state.smartLicensingOffline;
-  }
+  return isSmartLicensingOffline(state) && typeof domain === 'string' && domain !== '';
+}
+
+export function settleOffline(ctx: DeviceContext): void {
+  if (!settles(ctx.state)) return;
+  const alarms = ctx.edit('alarms');
+  for (const id of OFFLINE_ALARMS) clearAlarm(alarms, id);
+  delete ctx.state.smartLicensingOffline;
 }
 
 /**
@@ -251,8 +190,8 @@ export function settleOffline(ctx: DeviceContext): void {
  * missing answer means "no". Identity, the simulated clock and the device's birth
  * survive; everything not kept returns to its factory default.
  */
-export function applyFactoryReset(ctx: DeviceContext, answers: ResetAnswers): ResetOutcome {
-  const old = ctx.state;
+export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answers: ResetAnswers): ResetOutcome {
+  const old = { ...ctx.state };
   const oldBrand = old.brand;
   const now = ctx.now();
   const wants = (n: ResetName) => answers[n] === true;
@@ -262,20 +201,20 @@ export function applyFactoryReset(ctx: DeviceContext, answers: ResetAnswers): Re
   const smartKept = brand === 'Expressway' && old.brand === 'Expressway' && wants('smart-licensing');
   const keeps = (r: Retention): boolean => r === 'always' || (r !== 'never' && (r === 'smart-licensing' ? smartKept : wants(r)));
 
-  const next = newDeviceState(ctx.rng, now, brand, type);
-  next.identity = structuredClone(old.identity);
+  const next = model.newState(ctx.rng, now, brand, type);
+  next.identity = old.identity;
   next.createdAt = old.createdAt;
   next.software = old.software;
-  next.clock = structuredClone(old.clock);
+  next.clock = old.clock;
   next.generation = old.generation;
-  if (smartKept) next.licensing = structuredClone(old.licensing);
 
   for (const [key, value] of Object.entries(old.config)) {
-    if (keeps(configRetentionOf(key))) next.config[key] = value;
+    if (keeps(model.configRetention(key))) next.config[key] = value;
   }
-  for (const key of Object.keys(old)) {
-    if (CORE_KEYS.has(key)) continue;
-    if (keeps(sectionRetentionOf(key))) next[key] = structuredClone(old[key]);
+  for (const key of model.sections.keys()) {
+    if (!keeps(model.sectionRetention(key))) continue;
+    if (old[key] === undefined) delete next[key];
+    else next[key] = old[key];
   }
 
   const applicable = new Set(applicableItems(old.brand).map((i) => i.name));
@@ -290,12 +229,10 @@ export function applyFactoryReset(ctx: DeviceContext, answers: ResetAnswers): Re
 
   if (smartKept) {
     next.smartLicensingOffline = { since: now.toISOString() } satisfies SmartLicensingOffline;
-    for (const id of OFFLINE_ALARMS) raiseAlarm(next, id, now);
+    for (const id of OFFLINE_ALARMS) raiseAlarm(next.alarms, id, now);
   }
 
-  // The working copy is replaced in place: the store writes ctx.state.
-  for (const key of Object.keys(old)) delete (old as Record<string, unknown>)[key];
-  Object.assign(old, next);
+  ctx.replace(next);
   settleOffline(ctx);
 
   return {
@@ -329,19 +266,15 @@ export function outcomeLines(o: ResetOutcome): string[] {
 // ---------------------------------------------------------------------------
 // State validation and status
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+function validateLastReset(r: unknown): string | undefined {
+  if (r === undefined) return undefined;
+  if (!isObject(r) || typeof r.at !== 'string' || typeof r.count !== 'number' || !isObject(r.answers)) return 'lastReset is invalid';
+  for (const v of Object.values(r.answers)) if (v !== null && typeof v !== 'boolean') return 'lastReset.answers is invalid';
+  return undefined;
 }
 
-function validateResetSections(state: DeviceState): string | undefined {
-  const r = state.lastReset;
-  if (r !== undefined) {
-    if (!isObject(r) || typeof r.at !== 'string' || typeof r.count !== 'number' || !isObject(r.answers)) return 'lastReset is invalid';
-    for (const v of Object.values(r.answers)) if (v !== null && typeof v !== 'boolean') return 'lastReset.answers is invalid';
-  }
-  const o = state.smartLicensingOffline;
-  if (o !== undefined && (!isObject(o) || typeof o.since !== 'string')) return 'smartLicensingOffline is invalid';
-  return undefined;
+function validateOffline(o: unknown): string | undefined {
+  return o === undefined || (isObject(o) && typeof o.since === 'string') ? undefined : 'smartLicensingOffline is invalid';
 }
 
 function statusOf(state: DeviceState): StatusObject {
@@ -356,14 +289,24 @@ function statusOf(state: DeviceState): StatusObject {
   return out;
 }
 
-export function register(tree: CommandTree): void {
-  registerStateValidator(validateResetSections);
-  registerCatchUp(settleOffline);
-  // Prompting and printing are the CLI's; loaded only when the verb is typed.
-  setFactoryResetVerb(async (session, args) => (await import('../reset/cli.js')).shellVerb(session, args));
-  tree.addStatus({
-    name: 'FactoryReset',
-    help: 'The last factory reset: when, and what each answer kept (exsh records answers that have no other state here).',
-    build: (ctx) => statusOf(ctx.state),
-  });
-}
+export const factoryReset: Subsystem = {
+  name: 'factoryReset',
+  sections: [
+    // The reset writes its own record; a restore does not roll back this hardware's history.
+    { key: 'lastReset', validate: validateLastReset, reset: 'always' },
+    // Set by a reset that kept smart licensing; another system has not been reset that way.
+    { key: 'smartLicensingOffline', validate: validateOffline, reset: 'never', restoreOntoOther: 'fresh' },
+  ],
+  catchUp: { due: settles, run: settleOffline },
+  restore: (r) => {
+    if (r.sameSystem) return;
+    r.next.alarms = r.next.alarms.filter((a) => !OFFLINE_ALARMS.includes(a.id as AlarmId));
+  },
+  status: [
+    {
+      name: 'FactoryReset',
+      help: 'The last factory reset: when, and what each answer kept (exsh records answers that have no other state here).',
+      build: (ctx) => statusOf(ctx.state),
+    },
+  ],
+};

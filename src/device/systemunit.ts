@@ -1,7 +1,6 @@
 import { isoSeconds } from '../clock.js';
-import { stringSpace, type CommandTree, type StatusObject } from '../xapi/schema.js';
-import type { DeviceContext } from './context.js';
-import { registerResetConfig } from './retention.js';
+import { stringSpace } from '../xapi/schema.js';
+import type { Subsystem } from './model.js';
 import type { DeviceState } from './state.js';
 
 /** SystemUnit configuration and status (§4, §5.1), and the IP/DNS settings. */
@@ -12,7 +11,7 @@ export const PRODUCT_NAMES = {
   VCS: 'Cisco TelePresence VCS',
 } as const;
 
-export function productName(state: DeviceState): string {
+export function productName(state: Pick<DeviceState, 'brand' | 'type'>): string {
   return state.brand === 'VCS' ? PRODUCT_NAMES.VCS : PRODUCT_NAMES[state.type];
 }
 
@@ -21,58 +20,64 @@ export function systemName(state: DeviceState, fallback: string): string {
   return typeof name === 'string' && name !== '' ? name : fallback;
 }
 
+export const DNS_DOMAIN_KEY = 'IP DNS Domain Name';
+
 const HOSTNAME = /^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
-export function register(tree: CommandTree): void {
-  registerResetConfig('IP', 'ip');
-  tree.addConfig({
-    path: ['SystemUnit', 'Name'],
-    space: stringSpace(0, 50),
-    default: '',
-    help: 'The name of this system, shown in the login banner.',
-  });
-  tree.addConfig({
-    path: ['IP', 'DNS', 'Hostname'],
-    space: stringSpace(0, 63),
-    default: '',
-    help: 'The DNS host name of this system.',
-    validate: (v) =>
-      v === '' || HOSTNAME.test(String(v))
-        ? undefined
-        : `Invalid value '${String(v)}' for IP DNS Hostname: use letters, digits and '-', not starting or ending with '-'.`,
-  });
-  tree.addConfig({
-    path: ['IP', 'DNS', 'Domain', 'Name'],
-    space: stringSpace(0, 253),
-    default: '',
-    help: 'The DNS domain of this system. Smart Licensing needs it to reach the CSSM (Direct transport).',
-    validate: (v) =>
-      v === '' || DOMAIN.test(String(v)) ? undefined : `Invalid value '${String(v)}' for IP DNS Domain Name: expected a domain such as example.com.`,
-  });
-
-  tree.addStatus({
-    name: 'SystemUnit',
-    help: 'Product, software, hardware identity (UDI), uptime and the simulated clock.',
-    build: (ctx: DeviceContext): StatusObject => {
-      const s = ctx.state;
-      const now = ctx.now();
-      const uptime = Math.max(0, Math.floor((now.getTime() - Date.parse(s.bootedAt)) / 1000));
-      return {
-        Name: systemName(s, ''),
-        Product: productName(s),
-        ExpresswaySeries: s.brand === 'Expressway' ? 'True' : 'False',
-        Software: { Version: s.software },
-        Hardware: { SerialNumber: s.identity.serial },
-        UDI: {
-          ProductId: s.identity.pid,
-          SerialNumber: s.identity.serial,
-          VersionId: s.identity.vid,
-          HostIdentifier: s.identity.hostId,
-        },
-        Uptime: uptime,
-        Time: isoSeconds(now),
-      };
+export const systemUnit: Subsystem = {
+  name: 'systemUnit',
+  configRetention: [['IP', 'ip']],
+  config: [
+    {
+      path: ['SystemUnit', 'Name'],
+      space: stringSpace(0, 50),
+      default: '',
+      help: 'The name of this system, shown in the login banner.',
     },
-  });
-}
+    {
+      path: ['IP', 'DNS', 'Hostname'],
+      space: stringSpace(0, 63),
+      default: '',
+      help: 'The DNS host name of this system.',
+      validate: (v) =>
+        v === '' || HOSTNAME.test(String(v))
+          ? undefined
+          : `Invalid value '${String(v)}' for IP DNS Hostname: use letters, digits and '-', not starting or ending with '-'.`,
+    },
+    {
+      path: ['IP', 'DNS', 'Domain', 'Name'],
+      space: stringSpace(0, 253),
+      default: '',
+      help: 'The DNS domain of this system. Smart Licensing needs it to reach the CSSM (Direct transport).',
+      validate: (v) =>
+        v === '' || DOMAIN.test(String(v)) ? undefined : `Invalid value '${String(v)}' for IP DNS Domain Name: expected a domain such as example.com.`,
+    },
+  ],
+  status: [
+    {
+      name: 'SystemUnit',
+      help: 'Product, software, hardware identity (UDI), uptime and the simulated clock.',
+      build: (ctx) => {
+        const s = ctx.state;
+        const now = ctx.now();
+        const uptime = Math.max(0, Math.floor((now.getTime() - Date.parse(s.bootedAt)) / 1000));
+        return {
+          Name: systemName(s, ''),
+          Product: productName(s),
+          ExpresswaySeries: s.brand === 'Expressway' ? 'True' : 'False',
+          Software: { Version: s.software },
+          Hardware: { SerialNumber: s.identity.serial },
+          UDI: {
+            ProductId: s.identity.pid,
+            SerialNumber: s.identity.serial,
+            VersionId: s.identity.vid,
+            HostIdentifier: s.identity.hostId,
+          },
+          Uptime: uptime,
+          Time: isoSeconds(now),
+        };
+      },
+    },
+  ],
+};

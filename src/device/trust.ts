@@ -1,66 +1,15 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { keyFingerprint, loadDemoAuthority } from '../codes/authority.js';
-import { ExshError } from '../errors.js';
-import { registerInitialiser } from './device.js';
-import { registerResetSection } from './retention.js';
+import { keyFingerprint } from '../codes/authority.js';
+import { ExshError, UsageError } from '../errors.js';
+import type { DeviceContext } from './context.js';
 import type { DeviceState } from './state.js';
-import { registerStateValidator } from './store.js';
+import { editTrust, trustStore, type TrustedKey } from './trust-state.js';
 
 /**
- * The device's trust store (§6.7): the public keys whose signatures on authorization
- * codes it accepts. Every new device trusts the built-in demo authority, so `exsh` and
- * `exsh cssm` work together out of the box; `exsh trust add` adds a private authority
- * (`exsh cssm init --new-key`), `exsh trust remove` drops any key, the demo one included.
+ * Working with the device's trust store (§6.7): reading authority keys from PEM,
+ * adding and removing them, and the key objects an authorization code is checked
+ * against. The section itself is declared in trust-state.ts.
  */
-
-export interface TrustedKey {
-  name: string;
-  /** keyFingerprint: first 16 hex digits of SHA-256 of the SubjectPublicKeyInfo DER. */
-  fingerprint: string;
-  publicKeyPem: string;
-  addedAt: string;
-  /** The demo authority every device starts with. */
-  builtin: boolean;
-}
-
-export interface TrustSection {
-  keys: TrustedKey[];
-}
-
-const SECTION = 'trustStore';
-// The CSSM keys the device trusts (§6.7) are its "CA trust store" (§8.1).
-registerResetSection(SECTION, 'certificates');
-export const DEMO_KEY_NAME = 'demo';
-
-function demoKey(at: string): TrustedKey {
-  const demo = loadDemoAuthority();
-  return {
-    name: DEMO_KEY_NAME,
-    fingerprint: keyFingerprint(demo.publicKey),
-    publicKeyPem: demo.publicKeyPem,
-    addedAt: at,
-    builtin: true,
-  };
-}
-
-export function initialiseTrust(state: DeviceState): void {
-  state[SECTION] = { keys: [demoKey(state.createdAt)] } satisfies TrustSection;
-}
-
-/** The trusted keys; a device from before this section existed trusts the demo authority. */
-export function trustStore(state: DeviceState): readonly TrustedKey[] {
-  const section = state[SECTION] as TrustSection | undefined;
-  return section ? section.keys : [demoKey(state.createdAt)];
-}
-
-function writableTrust(state: DeviceState): TrustSection {
-  let section = state[SECTION] as TrustSection | undefined;
-  if (!section) {
-    section = { keys: [demoKey(state.createdAt)] };
-    state[SECTION] = section;
-  }
-  return section;
-}
 
 // Key objects are parsed once per PEM per process: verification is on the install hot path.
 const parsed = new Map<string, KeyObject>();
@@ -133,12 +82,13 @@ export function readAuthorityKey(text: string, source: string): ReadKey {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Adds a key; refuses a key already trusted and a name already used. */
-export function addTrustedKey(state: DeviceState, key: ReadKey, name: string | undefined, at: Date): TrustedKey {
-  const section = writableTrust(state);
+export function addTrustedKey(ctx: DeviceContext, key: ReadKey, name: string | undefined): TrustedKey {
+  const section = editTrust(ctx);
+  const at = ctx.now();
   const fingerprint = keyFingerprint(key.publicKey);
   const keyName = name ?? `authority-${fingerprint.slice(0, 8)}`;
   if (!NAME.test(keyName)) {
-    throw new ExshError('trust.badName', `Invalid key name '${keyName}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`, 2);
+    throw new UsageError('trust.badName', `Invalid key name '${keyName}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`);
   }
   const same = section.keys.find((k) => k.fingerprint === fingerprint);
   if (same) throw new ExshError('trust.duplicate', `The key ${fingerprint} is already trusted, as '${same.name}'.`);
@@ -151,8 +101,8 @@ export function addTrustedKey(state: DeviceState, key: ReadKey, name: string | u
 }
 
 /** Removes the key with this fingerprint (or a unique prefix of at least 8 digits) or name. */
-export function removeTrustedKey(state: DeviceState, ref: string): TrustedKey {
-  const section = writableTrust(state);
+export function removeTrustedKey(ctx: DeviceContext, ref: string): TrustedKey {
+  const section = editTrust(ctx);
   const wanted = ref.trim();
   let hits = section.keys.filter((k) => k.name === wanted || k.fingerprint === wanted.toLowerCase());
   if (hits.length === 0 && /^[0-9a-fA-F]{8,}$/.test(wanted)) {
@@ -168,22 +118,3 @@ export function removeTrustedKey(state: DeviceState, ref: string): TrustedKey {
   section.keys = section.keys.filter((k) => k !== gone);
   return gone;
 }
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function validateTrust(state: DeviceState): string | undefined {
-  const raw = state[SECTION];
-  if (raw === undefined) return undefined;
-  if (!isObject(raw) || !Array.isArray(raw.keys)) return 'trustStore is invalid';
-  for (const [i, k] of raw.keys.entries()) {
-    if (!isObject(k)) return `trustStore key ${i} is not an object`;
-    for (const f of ['name', 'fingerprint', 'publicKeyPem', 'addedAt']) if (typeof k[f] !== 'string') return `trustStore key ${i} has no ${f}`;
-    if (typeof k.builtin !== 'boolean') return `trustStore key ${i} has no builtin flag`;
-  }
-  return undefined;
-}
-
-registerInitialiser(initialiseTrust);
-registerStateValidator(validateTrust);

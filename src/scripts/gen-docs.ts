@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { commandTree } from '../device/index.js';
-import '../subcommands.js';
+import { deviceModel } from '../device/subsystems.js';
+import { packageFile } from '../paths.js';
 import { commandReference } from '../xapi/reference.js';
 
 /** `npm run docs`: regenerates docs/commands.md from the command tree. */
-const target = new URL('../../docs/commands.md', import.meta.url);
-writeFileSync(target, commandReference(commandTree()));
-process.stdout.write(`wrote ${target.pathname.split('/').slice(-2).join('/')}\n`);
+const target = packageFile('docs/commands.md');
+writeFileSync(target, commandReference(deviceModel().tree));
+process.stdout.write('wrote docs/commands.md\n');

@@ -1,11 +1,14 @@
+import { StoreError } from '../errors.js';
+import { plainStyle, type Style } from '../xapi/render.js';
 import { FrameReader, type FramedItem } from './framing.js';
-import type { Session } from './session.js';
+import { renderOutcome, type Outcome, type Session } from './session.js';
 
 /**
- * Batch, `run`, `-c` and tsh all come through here: frames are run in order, and the
- * output of everything that arrived in one chunk is written at once (so a pipe of
- * 20,000 lines is not 20,000 writes, while an interactive client still gets each
- * reply as soon as its request is complete).
+ * Batch, `run`, `-c` and tsh all come through here: frames run in order, and everything
+ * that arrived in one chunk runs as one burst (one transaction, §12) whose replies are
+ * written together once it has committed, so a pipe of 20,000 lines is not 20,000
+ * commits, while an interactive client still gets each reply as soon as its request is
+ * complete. A reply is never printed for a change that is not on disk.
  */
 
 export interface Output {
@@ -26,22 +29,53 @@ export function streamOutput(stream: NodeJS.WritableStream): Output {
 
 export interface RunOptions {
   failFast?: boolean;
+  style?: Style;
 }
 
-export type RunResult = 'continue' | 'stop';
+/** Store failures that mean "this change could not be made" (the store itself is fine to read). */
+const WRITE_FAILURES: ReadonlySet<string> = new Set(['store.locked', 'store.full', 'store.unwritable']);
 
-/** Runs framed items into acc.out; returns true to stop (bye, or a failure with --fail-fast). */
-async function runItems(session: Session, items: FramedItem[], opts: RunOptions, acc: { out: string }): Promise<boolean> {
+/** Runs framed items, collecting outcomes; returns true to stop (bye, or a failure with --fail-fast). */
+async function runItems(session: Session, items: FramedItem[], opts: RunOptions, outcomes: Outcome[]): Promise<boolean> {
   for (const item of items) {
-    if ('error' in item) {
-      session.failures++;
-      acc.out += session.errorOutput('xapi.frame', item.error);
-    } else {
-      acc.out += await session.execute(item);
-    }
+    const outcome = 'error' in item ? session.frameError('xapi.frame', item.error) : await session.execute(item);
+    if (outcome) outcomes.push(outcome);
     if (session.ended || (opts.failFast && session.failures > 0)) return true;
   }
   return false;
+}
+
+/**
+ * One burst: its changes commit before any of its replies is written. When the store
+ * fails (locked past the timeout, disk full), the replies of the requests that ran
+ * before the burst's first change are written (they read committed state), then an
+ * ERROR for the first change that did not land; the StoreError ends the run (exit 3).
+ */
+async function runBurst(session: Session, items: FramedItem[], output: Output, opts: RunOptions): Promise<boolean> {
+  const outcomes: Outcome[] = [];
+  try {
+    const stop = await session.device.burst(() => runItems(session, items, opts, outcomes));
+    await output.write(outcomes.map((o) => renderOutcome(o, opts.style ?? plainStyle)).join(''));
+    return stop;
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    const firstWrite = outcomes.findIndex((o) => o.wrote);
+    const shown = firstWrite < 0 ? outcomes : outcomes.slice(0, firstWrite);
+    // A store that cannot be read at all (corrupt, unreadable) stops before any reply:
+    // only a change that could not be made gets an ERROR of its own.
+    if (firstWrite < 0 && !WRITE_FAILURES.has(e.code)) {
+      await output.write(shown.map((o) => renderOutcome(o, opts.style ?? plainStyle)).join(''));
+      throw e;
+    }
+    const failed = { ...session.frameError(e.code, e.message), resultId: firstWrite < 0 ? requestIdOf(e) : outcomes[firstWrite]?.resultId };
+    await output.write([...shown, failed].map((o) => renderOutcome(o, opts.style ?? plainStyle)).join(''));
+    throw e;
+  }
+}
+
+/** The resultId of the request a StoreError stopped (Session.execute tags it). */
+function requestIdOf(e: StoreError): string | undefined {
+  return (e as StoreError & { resultId?: string }).resultId;
 }
 
 export async function runStream(
@@ -51,24 +85,10 @@ export async function runStream(
   opts: RunOptions = {},
 ): Promise<void> {
   const reader = new FrameReader((line) => session.wantsBody(line));
-  const acc = { out: '' };
-  const flush = async () => {
-    const out = acc.out;
-    acc.out = '';
-    await output.write(out);
-  };
-  try {
-    for await (const chunk of input) {
-      // The burst's state changes are committed (on disk) before its replies are written.
-      const stop = await session.device.batch(() => runItems(session, reader.push(chunk), opts, acc));
-      await flush();
-      if (stop) return;
-    }
-    await session.device.batch(() => runItems(session, reader.end(), opts, acc));
-  } finally {
-    // What ran before a store error (exit 3) is still shown.
-    await flush();
+  for await (const chunk of input) {
+    if (await runBurst(session, reader.push(chunk), output, opts)) return;
   }
+  await runBurst(session, reader.end(), output, opts);
 }
 
 /**
@@ -76,15 +96,14 @@ export async function runStream(
  * prints its usage), so one -c can never swallow the next as its body.
  */
 export async function runLines(session: Session, lines: string[], output: Output, opts: RunOptions = {}): Promise<void> {
-  const acc = { out: '' };
-  try {
-    await session.device.batch(() => runItems(session, lines.map((line) => ({ line })), opts, acc));
-  } finally {
-    await output.write(acc.out);
-  }
+  await runBurst(
+    session,
+    lines.map((line) => ({ line })),
+    output,
+    opts,
+  );
 }
 
 export function exitStatus(session: Session): number {
   return session.failures > 0 ? 1 : 0;
 }
-

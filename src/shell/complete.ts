@@ -1,6 +1,6 @@
-import type { Device } from '../device/device.js';
 import { VERBS, matchChild, matchName } from '../xapi/parser.js';
-import type { CommandTree, StatusValue, TreeNode, ValueSpace } from '../xapi/schema.js';
+import type { CommandSpec, CommandTree, TreeNode } from '../xapi/schema.js';
+import type { StatusObject, StatusValue, ValueSpace } from '../xapi/types.js';
 
 /**
  * Tab completion (§2.7) from the command tree: verbs, path words, parameter names
@@ -29,7 +29,11 @@ function filter(candidates: string[], partial: string): string[] {
   return candidates.filter((c) => c.toLowerCase().startsWith(p));
 }
 
-export function complete(tree: CommandTree, device: Device | undefined, line: string): [string[], string] {
+/**
+ * Completions for a line: `status(name)` builds a status node of the device (only
+ * `xStatus` paths need the device's state, since status nodes are built at run time).
+ */
+export async function complete<Ctx>(tree: CommandTree<Ctx>, status: ((name: string) => Promise<StatusObject | StatusObject[]>) | undefined, line: string): Promise<[string[], string]> {
   const words = line.split(/\s+/).filter((w, i, a) => w !== '' || i === a.length - 1);
   if (words.length === 0) words.push('');
   const partial = words.pop() as string;
@@ -57,7 +61,7 @@ export function complete(tree: CommandTree, device: Device | undefined, line: st
       return [withSpace(filter(names, partial)), partial];
     }
     case 'xCommand': {
-      let n: TreeNode<(typeof tree.commands extends TreeNode<infer T> ? T : never)> | undefined = tree.commands;
+      let n: TreeNode<CommandSpec<Ctx>> | undefined = tree.commands;
       let i = 0;
       for (; i < path.length && n && !(n.leaf && n.children.size === 0); i++) n = node(n, [path[i] as string]);
       if (!n) return [[], partial];
@@ -75,10 +79,10 @@ export function complete(tree: CommandTree, device: Device | undefined, line: st
     case 'xStatus': {
       if (path.length === 0) return [withSpace(filter([...tree.status.values()].map((p) => p.name), partial)), partial];
       const provider = [...tree.status.values()].find((p) => p.name.toLowerCase().startsWith((path[0] as string).toLowerCase()));
-      if (!provider || !device) return [[], partial];
+      if (!provider || !status) return [[], partial];
       let v: StatusValue;
       try {
-        v = device.view((ctx) => provider.build(ctx));
+        v = await status(provider.name);
       } catch {
         return [[], partial];
       }

@@ -1,11 +1,15 @@
-import type { Frame } from './session.js';
-
 /**
  * Cuts a byte stream into requests (§2.3): plain lines; a command line followed by
  * body lines and a line with only "."; or a `{N} ` header followed by exactly N bytes
  * (the command line, a newline, the body, a newline), as jsxapi sends them.
  * A code never contains a line break, so body lines are joined with nothing between.
  */
+
+export interface Frame {
+  line: string;
+  /** A multi-line body (§2.3), lines already joined with nothing between them. */
+  body?: string;
+}
 
 export type FramedItem = Frame | { error: string; line: string };
 

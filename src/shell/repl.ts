@@ -1,11 +1,12 @@
-import { appendFileSync, chmodSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ensureDir } from '../device/store.js';
+import { StoreError } from '../errors.js';
+import { appendPrivateFile, ensurePrivateDir, readFileCapped } from '../files.js';
+import { plainStyle, type Style } from '../xapi/render.js';
 import { banner } from './banner.js';
 import { complete } from './complete.js';
 import { FrameReader } from './framing.js';
-import type { Session } from './session.js';
+import { renderOutcome, type Session } from './session.js';
 
 /**
  * The interactive shell (§2.7): banner, prompt, per-device persistent history, Tab
@@ -18,10 +19,13 @@ export interface ReplOptions {
   output: NodeJS.WritableStream;
   /** History file: EXSH_HISTFILE, else <home>/history/<device>.history. */
   historyFile: string;
+  /** Colour for OK/ERROR and the prompt (a terminal without NO_COLOR). */
+  style?: Style;
   promptStyle?: (s: string) => string;
 }
 
 export const HISTORY_SIZE = 1000;
+const MAX_HISTORY_BYTES = 4 * 1024 * 1024;
 
 export function historyPath(home: string, device: string, override?: string): string {
   return override && override !== '' ? override : join(home, 'history', `${device}.history`);
@@ -29,28 +33,31 @@ export function historyPath(home: string, device: string, override?: string): st
 
 function loadHistory(file: string): string[] {
   try {
+    const bytes = readFileCapped(file, MAX_HISTORY_BYTES, true);
     // readline wants the newest entry first.
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').slice(-HISTORY_SIZE).reverse();
+    return (bytes?.toString('utf8') ?? '').split('\n').filter((l) => l !== '').slice(-HISTORY_SIZE).reverse();
   } catch {
     return [];
   }
 }
 
-function appendHistory(file: string, line: string): void {
+/** History is a convenience: a read-only home, a planted symlink or another user's file is skipped. */
+function appendHistory(file: string, line: string, inHome: boolean): void {
   try {
-    ensureDir(dirname(file));
-    appendFileSync(file, `${line}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    if (inHome) ensurePrivateDir(join(file, '..'));
   } catch {
-    /* history is a convenience; a read-only home must not stop the shell */
+    return;
   }
+  appendPrivateFile(file, `${line}\n`);
 }
 
 export async function runRepl(opts: ReplOptions): Promise<void> {
   const { session, output } = opts;
+  const style = opts.style ?? plainStyle;
   const write = (s: string) => output.write(s);
-  write(banner(session.device));
+  write(banner(await session.device.read(), session.device.name));
   const prompt = `${session.device.name}> `;
+  const inHome = opts.historyFile.startsWith(session.device.home);
   const rl = createInterface({
     input: opts.input,
     output,
@@ -58,20 +65,33 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
     history: loadHistory(opts.historyFile),
     historySize: HISTORY_SIZE,
     removeHistoryDuplicates: true,
-    completer: (line: string) => complete(session.tree, session.device, line),
+    completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => {
+      const status = (name: string) =>
+        session.device.view((ctx) => {
+          const provider = session.tree.status.get(name.toLowerCase());
+          if (!provider) throw new Error(`no status node ${name}`);
+          return provider.build(ctx);
+        });
+      complete(session.tree, status, line).then(
+        (r) => callback(null, r),
+        () => callback(null, [[], line]),
+      );
+    },
   });
   const reader = new FrameReader((line) => session.wantsBody(line));
   // factory-reset typed here asks its questions on this terminal; Ctrl-C answers undefined.
   let pendingQuestion: { abort: AbortController; resolve: (answer: string | undefined) => void } | undefined;
-  session.ask = (question: string) =>
-    new Promise<string | undefined>((resolve) => {
-      const abort = new AbortController();
-      pendingQuestion = { abort, resolve };
-      rl.question(question, { signal: abort.signal }, (answer) => {
-        pendingQuestion = undefined;
-        resolve(answer);
-      });
-    });
+  session.prompter = {
+    ask: (preamble, question) =>
+      new Promise<string | undefined>((resolve) => {
+        const abort = new AbortController();
+        pendingQuestion = { abort, resolve };
+        rl.question(`${preamble}${question}`, { signal: abort.signal }, (answer) => {
+          pendingQuestion = undefined;
+          resolve(answer);
+        });
+      }),
+  };
   const setPrompt = () => rl.setPrompt(reader.inBody ? '' : (opts.promptStyle ?? ((s) => s))(prompt));
   setPrompt();
   rl.prompt();
@@ -82,10 +102,11 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
     rl.on('line', (line) => {
       busy = busy.then(async () => {
         if (closed) return;
-        if (line.trim() !== '' && !reader.inBody) appendHistory(opts.historyFile, line);
+        if (line.trim() !== '' && !reader.inBody) appendHistory(opts.historyFile, line, inHome);
         try {
           for (const item of reader.push(`${line}\n`)) {
-            write('error' in item ? session.errorOutput('xapi.frame', item.error) : await session.execute(item));
+            const outcome = 'error' in item ? session.frameError('xapi.frame', item.error) : await session.execute(item);
+            if (outcome) write(renderOutcome(outcome, style));
             if (session.ended) {
               closed = true;
               rl.close();
@@ -93,6 +114,7 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
             }
           }
         } catch (e) {
+          if (e instanceof StoreError) write(renderOutcome(session.frameError(e.code, e.message), style));
           closed = true;
           rl.close();
           reject(e);
@@ -124,4 +146,3 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
     });
   });
 }
-

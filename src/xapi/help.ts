@@ -27,7 +27,7 @@ export function preferencesHelp(): string[] {
   return ['xpreferences usage:', '  xpreferences outputmode <terminal/xml/json>'];
 }
 
-export function configHelp(tree: CommandTree, path: readonly string[], leaves: readonly ConfigLeaf[]): string[] {
+export function configHelp<Ctx>(tree: CommandTree<Ctx>, path: readonly string[], leaves: readonly ConfigLeaf<Ctx>[]): string[] {
   if (path.length === 0) {
     return ['- User Configurations -', '', ...columns([...tree.config.children.values()].map((c) => c.name))];
   }
@@ -35,18 +35,18 @@ export function configHelp(tree: CommandTree, path: readonly string[], leaves: r
 }
 
 /** `*? xCommand Path` then one line per parameter, `(r)` marking required ones. */
-export function commandUsage(spec: CommandSpec): string[] {
+export function commandUsage<Ctx>(spec: CommandSpec<Ctx>): string[] {
   const head = `*? xCommand ${spec.path.join(' ')}${spec.simulator ? `  ${SIMULATOR_MARK}` : ''}`;
   return [head, ...spec.params.map((p) => `    ${p.name}${p.required ? '(r)' : ''}: ${formatSpace(p.space)}`)];
 }
 
-export function commandHelp(tree: CommandTree, path: readonly string[], specs: readonly CommandSpec[]): string[] {
+export function commandHelp<Ctx>(tree: CommandTree<Ctx>, path: readonly string[], specs: readonly CommandSpec<Ctx>[]): string[] {
   if (path.length === 0) {
     return ['- User Commands -', '', ...columns([...tree.commands.children.values()].map((c) => c.name))];
   }
   return specs.flatMap(commandUsage);
 }
 
-export function statusRootHelp(tree: CommandTree): string[] {
+export function statusRootHelp<Ctx>(tree: CommandTree<Ctx>): string[] {
   return ['- Status -', '', ...columns([...tree.status.values()].map((p) => p.name))];
 }

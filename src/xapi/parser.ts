@@ -1,17 +1,9 @@
 import { ExshError } from '../errors.js';
 import { lex, type Token } from './lexer.js';
-import {
-  checkValue,
-  leavesBelow,
-  type CommandSpec,
-  type CommandTree,
-  type ConfigLeaf,
-  type ParamSpec,
-  type ParamValues,
-  type Scalar,
-  type StatusProvider,
-  type TreeNode,
-} from './schema.js';
+import { checkValue, leavesBelow, type CommandSpec, type CommandTree, type ConfigLeaf, type ParamSpec, type StatusProvider, type TreeNode } from './schema.js';
+import { OUTPUT_MODES, type OutputMode, type ParamValues, type Root, type Scalar } from './types.js';
+
+export { OUTPUT_MODES, type OutputMode, type Root } from './types.js';
 
 /**
  * Resolves a lexed line against the command tree: verbs, path words and parameter
@@ -31,8 +23,6 @@ export const VERBS = [
   'factory-reset',
 ] as const;
 export type Verb = (typeof VERBS)[number];
-
-export type Root = 'Configuration' | 'Command' | 'Status';
 
 /** A request that failed to resolve: rendered as an Error (or ParameterError) result. */
 export class RequestError extends ExshError {
@@ -68,7 +58,7 @@ export interface StatusSegment {
   index?: number;
 }
 
-export type Request =
+export type Request<Ctx = unknown> =
   | { verb: 'help' }
   | { verb: 'notRecognized' }
   | { verb: 'bye' }
@@ -78,19 +68,16 @@ export type Request =
   | { verb: 'feedback'; action: 'register' | 'deregister'; path: string }
   | { verb: 'feedback'; action: 'deregisterall' | 'list' }
   | { verb: 'factoryReset'; args: string[] }
-  | { verb: 'configGet'; path: string[]; leaves: ConfigLeaf[] }
-  | { verb: 'configSet'; leaf: ConfigLeaf; value: Scalar }
-  | { verb: 'configHelp'; path: string[]; leaves: ConfigLeaf[] }
-  | { verb: 'command'; spec: CommandSpec; params: ParamValues }
-  | { verb: 'commandHelp'; path: string[]; specs: CommandSpec[]; usage: boolean }
-  | { verb: 'status'; providers: StatusProvider[]; segments: StatusSegment[] }
-  | { verb: 'statusHelp'; providers: StatusProvider[]; segments: StatusSegment[] };
+  | { verb: 'configGet'; path: string[]; leaves: ConfigLeaf<Ctx>[] }
+  | { verb: 'configSet'; leaf: ConfigLeaf<Ctx>; value: Scalar }
+  | { verb: 'configHelp'; path: string[]; leaves: ConfigLeaf<Ctx>[] }
+  | { verb: 'command'; spec: CommandSpec<Ctx>; params: ParamValues }
+  | { verb: 'commandHelp'; path: string[]; specs: CommandSpec<Ctx>[]; usage: boolean }
+  | { verb: 'status'; providers: StatusProvider<Ctx>[]; segments: StatusSegment[] }
+  | { verb: 'statusHelp'; providers: StatusProvider<Ctx>[]; segments: StatusSegment[] };
 
-export type OutputMode = 'terminal' | 'json' | 'xml';
-export const OUTPUT_MODES: readonly OutputMode[] = ['terminal', 'xml', 'json'];
-
-export interface ParsedRequest {
-  request: Request;
+export interface ParsedRequest<Ctx = unknown> {
+  request: Request<Ctx>;
   resultId?: string;
 }
 
@@ -135,7 +122,7 @@ export interface ParseInput {
   body?: string;
 }
 
-export function parseRequest(tree: CommandTree, input: ParseInput): ParsedRequest {
+export function parseRequest<Ctx>(tree: CommandTree<Ctx>, input: ParseInput): ParsedRequest<Ctx> {
   const { tokens, resultId } = lex(input.line);
   const first = tokens[0];
   if (!first) return { request: { verb: 'help' }, resultId };
@@ -157,7 +144,7 @@ export function parseRequest(tree: CommandTree, input: ParseInput): ParsedReques
   }
 }
 
-function resolve(tree: CommandTree, verb: Verb | undefined, rest: Token[], body: string | undefined): Request {
+function resolve<Ctx>(tree: CommandTree<Ctx>, verb: Verb | undefined, rest: Token[], body: string | undefined): Request<Ctx> {
   switch (verb) {
     case undefined:
       return { verb: 'notRecognized' };
@@ -205,7 +192,7 @@ function resolvePreferences(rest: Token[]): Request {
   throw new RequestError('xapi.usage', 'Usage: xpreferences outputmode <terminal/xml/json>.');
 }
 
-function resolveFeedback(tree: CommandTree, rest: Token[]): Request {
+function resolveFeedback<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> {
   const [a, p, extra] = rest;
   if (!a || a.kind === 'query' || extra) {
     throw new RequestError('xapi.usage', 'Usage: xfeedback register <path> | deregister <path> | deregisterall | list.');
@@ -221,7 +208,7 @@ function resolveFeedback(tree: CommandTree, rest: Token[]): Request {
 }
 
 /** `/status/license/smart` → `/Status/License/Smart`; validates the path exists. */
-export function canonicalFeedbackPath(tree: CommandTree, raw: string): string {
+export function canonicalFeedbackPath<Ctx>(tree: CommandTree<Ctx>, raw: string): string {
   const parts = raw.split('/').filter((s) => s.length > 0);
   const rootWord = parts.shift();
   const root = rootWord === undefined ? undefined : matchName(rootWord, ['Configuration', 'Status'] as const, 'feedback root');
@@ -252,7 +239,7 @@ export function canonicalFeedbackPath(tree: CommandTree, raw: string): string {
   return `/${out.join('/')}`;
 }
 
-function matchProvider(tree: CommandTree, word: string, raw: string): StatusProvider {
+function matchProvider<Ctx>(tree: CommandTree<Ctx>, word: string, raw: string): StatusProvider<Ctx> {
   const names = [...tree.status.values()].map((p) => p.name);
   const hit = matchName(word, names, 'status node');
   if (!hit) {
@@ -261,7 +248,7 @@ function matchProvider(tree: CommandTree, word: string, raw: string): StatusProv
       xpath: `Status/${raw}`,
     });
   }
-  return tree.status.get(hit.toLowerCase()) as StatusProvider;
+  return tree.status.get(hit.toLowerCase()) as StatusProvider<Ctx>;
 }
 
 function splitIndex(word: string): StatusSegment {
@@ -273,7 +260,7 @@ function splitIndex(word: string): StatusSegment {
  * `xConfiguration // Name ?` and `xconfiguration //out//hdmi`: every leaf whose path
  * has words starting with each term, in order (the device's search form).
  */
-function searchConfig(tree: CommandTree, rest: Token[]): Request {
+function searchConfig<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> {
   const query = rest[rest.length - 1]?.kind === 'query';
   const words = (query ? rest.slice(0, -1) : rest).map(tokenText);
   if (rest.some((t) => t.kind === 'key')) {
@@ -292,7 +279,7 @@ function searchConfig(tree: CommandTree, rest: Token[]): Request {
   return query ? { verb: 'configHelp', path: ['//'], leaves } : { verb: 'configGet', path: [], leaves };
 }
 
-function resolveConfig(tree: CommandTree, rest: Token[]): Request {
+function resolveConfig<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> {
   const first = rest[0];
   if (first && (first.kind === 'word' || first.kind === 'key') && first.text.startsWith('//')) return searchConfig(tree, rest);
   // `xConfiguration *` (PlaceOS sends it): everything, as a bare xConfiguration.
@@ -364,12 +351,12 @@ function resolveConfig(tree: CommandTree, rest: Token[]): Request {
   return { verb: 'configSet', leaf, value: checked.value };
 }
 
-function describe(leaf: ConfigLeaf): string {
+function describe<Ctx>(leaf: ConfigLeaf<Ctx>): string {
   const s = leaf.space;
   return s.kind === 'enum' ? s.values.join(' or ') : s.kind === 'int' ? `an integer from ${s.min} to ${s.max}` : 'a string';
 }
 
-function resolveCommand(tree: CommandTree, rest: Token[], body: string | undefined): Request {
+function resolveCommand<Ctx>(tree: CommandTree<Ctx>, rest: Token[], body: string | undefined): Request<Ctx> {
   let node = tree.commands;
   const path: string[] = [];
   let i = 0;
@@ -414,7 +401,7 @@ function resolveCommand(tree: CommandTree, rest: Token[], body: string | undefin
   return { verb: 'command', spec, params };
 }
 
-function paramError(spec: CommandSpec, message: string): RequestError {
+function paramError<Ctx>(spec: CommandSpec<Ctx>, message: string): RequestError {
   return new RequestError('xapi.badParameter', message, {
     root: 'Command',
     resultName: `${spec.path.join('')}Result`,
@@ -422,7 +409,7 @@ function paramError(spec: CommandSpec, message: string): RequestError {
   });
 }
 
-function bindParams(spec: CommandSpec, args: Token[], body: string | undefined): ParamValues {
+function bindParams<Ctx>(spec: CommandSpec<Ctx>, args: Token[], body: string | undefined): ParamValues {
   const values: ParamValues = {};
   const names = spec.params.map((p) => p.name);
   const positional = spec.params.find((p) => p.positional);
@@ -469,7 +456,7 @@ function bindParams(spec: CommandSpec, args: Token[], body: string | undefined):
   return values;
 }
 
-function resolveStatus(tree: CommandTree, rest: Token[]): Request {
+function resolveStatus<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> {
   const segments: StatusSegment[] = [];
   let query = false;
   for (let i = 0; i < rest.length; i++) {
@@ -493,6 +480,6 @@ function resolveStatus(tree: CommandTree, rest: Token[]): Request {
   const all = [...tree.status.values()];
   const first = segments[0];
   const providers = first ? [matchProvider(tree, first.name, segments.map((s) => s.name).join('/'))] : all;
-  if (first) first.name = (providers[0] as StatusProvider).name;
+  if (first) first.name = (providers[0] as StatusProvider<Ctx>).name;
   return query ? { verb: 'statusHelp', providers, segments } : { verb: 'status', providers, segments };
 }

@@ -2,7 +2,7 @@ import { SIMULATOR_MARK } from './help.js';
 import { formatSpace, type CommandTree } from './schema.js';
 
 /** docs/commands.md, generated from the command tree (`npm run docs`). */
-export function commandReference(tree: CommandTree): string {
+export function commandReference<Ctx>(tree: CommandTree<Ctx>): string {
   const out: string[] = [
     '# Command reference',
     '',

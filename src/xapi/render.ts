@@ -1,6 +1,5 @@
-import type { OutputMode } from './parser.js';
 import type { ConfigLine, FeedbackEvent, Reply } from './reply.js';
-import type { Scalar, StatusObject, StatusValue } from './schema.js';
+import type { OutputMode, Scalar, StatusObject, StatusValue } from './types.js';
 
 /**
  * Renderers for the three output modes (§3). Lines end with "\n"; a pty turns them

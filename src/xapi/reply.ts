@@ -1,4 +1,4 @@
-import type { Scalar, StatusObject } from './schema.js';
+import type { Scalar, StatusObject } from './types.js';
 
 /**
  * What a request produced, independent of the output mode. Renderers turn a Reply

@@ -1,17 +1,13 @@
-import type { DeviceContext } from '../device/context.js';
+import type { CommandOutcome, ParamValues, Scalar, StatusObject, ValueSpace } from './types.js';
 
 /**
- * The one declarative command tree (§2.7, §4). Configuration leaves, commands and
- * status providers are registered here by each subsystem; the parser, help, Tab
- * completion, validation and docs/commands.md are all derived from it.
+ * The one declarative command tree (§2.7, §4): configuration leaves, commands and status
+ * providers, generic over the context their handlers receive (the device model supplies
+ * it). The parser, help, Tab completion, validation and docs/commands.md are all derived
+ * from it.
  */
 
-export type ValueSpace =
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'int'; min: number; max: number }
-  | { kind: 'string'; min: number; max: number };
-
-export type Scalar = string | number;
+export type { CommandOutcome, ParamValues, Scalar, StatusObject, StatusValue, ValueSpace } from './types.js';
 
 export function enumSpace(...values: string[]): ValueSpace {
   return { kind: 'enum', values };
@@ -78,7 +74,7 @@ export function checkValue(space: ValueSpace, raw: string): { value: Scalar } | 
 // ---------------------------------------------------------------------------
 // Configuration
 
-export interface ConfigLeaf {
+export interface ConfigLeaf<Ctx = unknown> {
   kind: 'config';
   path: readonly string[];
   space: ValueSpace;
@@ -92,7 +88,7 @@ export interface ConfigLeaf {
    * Preconditions and side effects of setting the value (e.g. ReservationEnable
    * needs the device deregistered). Throws ExshError to refuse; nothing is written.
    */
-  onSet?: (ctx: DeviceContext, value: Scalar, previous: Scalar) => void;
+  onSet?: (ctx: Ctx, value: Scalar, previous: Scalar) => void;
 }
 
 // ---------------------------------------------------------------------------
@@ -115,17 +111,7 @@ export interface ParamSpec {
   help?: string;
 }
 
-export type ParamValues = Record<string, Scalar | Scalar[] | undefined>;
-
-/** What a handler returns. Handlers never print: renderers turn this into text. */
-export interface CommandOutcome {
-  /** The command's human text exactly as the seed words it (terminal mode). */
-  text?: string[];
-  /** Result values (json / xml, and the terminal result block when there is no text). */
-  fields?: Record<string, Scalar>;
-}
-
-export interface CommandSpec {
+export interface CommandSpec<Ctx = unknown> {
   kind: 'command';
   path: readonly string[];
   help: string;
@@ -134,27 +120,25 @@ export interface CommandSpec {
   mutates: boolean;
   /** The simulator's own controls, marked in help as not part of Expressway. */
   simulator?: boolean;
-  /** Not available on a Cisco VCS (every License Smart command, §5.3). */
-  smartLicensingOnly?: boolean;
-  handler: (ctx: DeviceContext, params: ParamValues) => CommandOutcome;
+  handler: (ctx: Ctx, params: ParamValues) => CommandOutcome | Promise<CommandOutcome>;
 }
 
 // ---------------------------------------------------------------------------
 // Status
 
-export type StatusValue = Scalar | StatusObject | StatusObject[];
-export interface StatusObject {
-  [key: string]: StatusValue;
-}
-
-export interface StatusProvider {
+export interface StatusProvider<Ctx = unknown> {
   kind: 'status';
   /** Top-level node name (`SystemUnit`, `License`, `Alarm`). */
   name: string;
   help: string;
   /** An array node at the top (`Alarm[n]`): the provider returns the items. */
-  build: (ctx: DeviceContext) => StatusObject | StatusObject[];
+  build: (ctx: Ctx) => StatusObject | StatusObject[];
 }
+
+/** What a subsystem declares: the leaf, command or provider without its `kind` tag. */
+export type ConfigLeafSpec<Ctx = unknown> = Omit<ConfigLeaf<Ctx>, 'kind'>;
+export type CommandSpecInput<Ctx = unknown> = Omit<CommandSpec<Ctx>, 'kind'>;
+export type StatusProviderSpec<Ctx = unknown> = Omit<StatusProvider<Ctx>, 'kind'>;
 
 // ---------------------------------------------------------------------------
 // The tree
@@ -184,40 +168,45 @@ function insert<T>(root: TreeNode<T>, path: readonly string[], leaf: T): void {
   node.leaf = leaf;
 }
 
-export class CommandTree {
-  readonly config = newNode<ConfigLeaf>('Configuration');
-  readonly commands = newNode<CommandSpec>('Command');
-  readonly status = new Map<string, StatusProvider>(); // key: lower-case name
-  private readonly configByKey = new Map<string, ConfigLeaf>();
+export class CommandTree<Ctx = unknown> {
+  readonly config = newNode<ConfigLeaf<Ctx>>('Configuration');
+  readonly commands = newNode<CommandSpec<Ctx>>('Command');
+  readonly status = new Map<string, StatusProvider<Ctx>>(); // key: lower-case name
+  private readonly configByKey = new Map<string, ConfigLeaf<Ctx>>();
 
-  addConfig(leaf: Omit<ConfigLeaf, 'kind'>): void {
-    const full: ConfigLeaf = { kind: 'config', ...leaf };
+  addConfig(leaf: ConfigLeafSpec<Ctx>): void {
+    const full: ConfigLeaf<Ctx> = { kind: 'config', ...leaf };
     insert(this.config, leaf.path, full);
     this.configByKey.set(configKey(leaf.path), full);
   }
 
-  addCommand(spec: Omit<CommandSpec, 'kind'>): void {
+  addCommand(spec: CommandSpecInput<Ctx>): void {
     insert(this.commands, spec.path, { kind: 'command', ...spec });
   }
 
-  addStatus(provider: Omit<StatusProvider, 'kind'>): void {
+  addStatus(provider: StatusProviderSpec<Ctx>): void {
     const key = provider.name.toLowerCase();
     if (this.status.has(key)) throw new Error(`duplicate status node: ${provider.name}`);
     this.status.set(key, { kind: 'status', ...provider });
   }
 
-  configLeaf(path: readonly string[]): ConfigLeaf | undefined {
+  configLeaf(path: readonly string[]): ConfigLeaf<Ctx> | undefined {
     return this.configByKey.get(configKey(path));
   }
 
+  /** The leaf stored under a canonical key (`License Smart ReservationEnable`). */
+  configLeafByKey(key: string): ConfigLeaf<Ctx> | undefined {
+    return this.configByKey.get(key);
+  }
+
   /** Every configuration leaf, in registration order. */
-  configLeaves(): ConfigLeaf[] {
+  configLeaves(): ConfigLeaf<Ctx>[] {
     return [...this.configByKey.values()];
   }
 
   /** Every command, depth-first in registration order. */
-  commandList(): CommandSpec[] {
-    const out: CommandSpec[] = [];
+  commandList(): CommandSpec<Ctx>[] {
+    const out: CommandSpec<Ctx>[] = [];
     collect(this.commands, out);
     return out;
   }

@@ -1,13 +1,13 @@
-import type { DeviceContext } from '../device/context.js';
 import { matchName, RequestError, type StatusSegment } from './parser.js';
-import type { StatusObject, StatusProvider, StatusValue } from './schema.js';
+import type { StatusProvider } from './schema.js';
+import type { StatusObject, StatusValue } from './types.js';
 
 /**
  * Walks a built status tree along the requested segments (prefix-matched, with
  * `Entitlement 2` / `Entitlement[2]` indices) and returns the subtree wrapped in its
  * ancestors, so renderers always start from the top node (`*s License: /`).
  */
-export function statusSubtree(ctx: DeviceContext, provider: StatusProvider, segments: readonly StatusSegment[]): StatusObject {
+export function statusSubtree<Ctx>(ctx: Ctx, provider: StatusProvider<Ctx>, segments: readonly StatusSegment[]): StatusObject {
   const built = provider.build(ctx);
   const top = segments[0];
   const path = [provider.name];
@@ -24,14 +24,14 @@ export function statusSubtree(ctx: DeviceContext, provider: StatusProvider, segm
       const item = v.find((x) => Number(x.id) === index);
       if (!item) throw fail(`${label}[${index}]`);
       if (rest.length === 0) return [item];
-      return [{ id: item.id, ...walk(item, rest) }];
+      return [{ id: item.id as StatusValue, ...walk(item, rest) }];
     }
     if (rest.length === 0) return v;
     if (Array.isArray(v)) {
       // `xStatus Alarm Id`: without an index, the rest of the path applies to every item.
       const depth = path.length;
       return v.map((item) => {
-        const picked = { id: item.id, ...walk(item, rest) };
+        const picked = { id: item.id as StatusValue, ...walk(item, rest) };
         path.length = depth;
         return picked;
       });

@@ -18,7 +18,7 @@ afterEach(() => {
 
 const MS_INTEROP = '116341M00-1-0BADF00D';
 
-function backupOf(d: TestDevice): BackupDocument {
+function backupOf(d: TestDevice): Promise<BackupDocument> {
   return d.device.view((ctx) => createBackup(ctx.state, d.device.name, ctx.now()));
 }
 
@@ -35,7 +35,7 @@ function codeOf(fn: () => unknown): string {
 async function reserve(d: TestDevice): Promise<void> {
   await d.run('xconfiguration License Smart ReservationEnable: On');
   const code = requestCodeOf(await d.run('xcommand License Smart Reservation Request'));
-  const { pid, serial, vid, hostId } = d.state().identity;
+  const { pid, serial, vid, hostId } = (await d.state()).identity;
   const udi = { pid, serial, vid, hostId };
   expect(await d.run(`xcommand License Smart Reservation Install "${plrCode(udi, piidOf(udi, code))}"`)).toContain('installed');
 }
@@ -45,12 +45,12 @@ describe('backup file format', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 'x', c: null }], e: undefined })).toBe('{"a":[{"c":null,"d":"x"}],"b":1}');
   });
 
-  it('round-trips through its text, digest over the canonical payload', () => {
-    const d = testDevice();
-    const doc = backupOf(d);
-    expect(doc).toMatchObject({ format: 'exsh-backup', version: 1, payload: { udi: formatUdi(d.state().identity), deviceName: 'expressway' } });
+  it('round-trips through its text, digest over the canonical payload', async () => {
+    const d = await testDevice();
+    const doc = await backupOf(d);
+    expect(doc).toMatchObject({ format: 'exsh-backup', version: 1, payload: { udi: formatUdi((await d.state()).identity), deviceName: 'expressway' } });
     expect(doc.sha256).toBe(digestOf(doc.payload));
-    expect(parseBackup(serializeBackup(doc), 'b.json')).toEqual(doc);
+    expect(parseBackup(serializeBackup(doc), 'b.json', d.model)).toEqual(doc);
   });
 
   it.each<[string, (text: string) => string, string]>([
@@ -60,36 +60,38 @@ describe('backup file format', () => {
     ['truncated text', (t) => t.slice(0, 200), 'backup.corrupt'],
     ['another JSON document', () => '{"hello": "world"}', 'backup.corrupt'],
     ['no digest', (t) => t.replace('"sha256"', '"sha1"'), 'backup.corrupt'],
-  ])('%s is refused: %s', (_what, damage, code) => {
-    const text = serializeBackup(backupOf(testDevice()));
-    expect(codeOf(() => parseBackup(damage(text), 'b.json'))).toBe(code);
+  ])('%s is refused: %s', async (_what, damage, code) => {
+    const d = await testDevice();
+    const text = serializeBackup(await backupOf(d));
+    expect(codeOf(() => parseBackup(damage(text), 'b.json', d.model))).toBe(code);
   });
 
-  it('a device of a newer schema (digest intact) is a newer version; an invalid state is corrupt', () => {
-    const doc = backupOf(testDevice());
+  it('a device of a newer schema (digest intact) is a newer version; an invalid state is corrupt', async () => {
+    const d = await testDevice();
+    const doc = await backupOf(d);
     const newer = structuredClone(doc);
     newer.payload.state.schemaVersion = 99;
     newer.sha256 = digestOf(newer.payload);
-    expect(codeOf(() => parseBackup(serializeBackup(newer), 'b.json'))).toBe('backup.newerVersion');
+    expect(codeOf(() => parseBackup(serializeBackup(newer), 'b.json', d.model))).toBe('backup.newerVersion');
     const bad = structuredClone(doc);
     (bad.payload.state as { brand: string }).brand = 'Tandberg';
     bad.sha256 = digestOf(bad.payload);
-    expect(codeOf(() => parseBackup(serializeBackup(bad), 'b.json'))).toBe('backup.corrupt');
+    expect(codeOf(() => parseBackup(serializeBackup(bad), 'b.json', d.model))).toBe('backup.corrupt');
   });
 });
 
 describe('restore (§8.4)', () => {
   it('onto the same system: configuration and the reservation come back', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await d.run('xconfiguration License Smart Transport Mode: Proxy');
     await reserve(d);
-    const doc = backupOf(d);
-    const identity = d.state().identity;
-    d.mutate((ctx) => applyFactoryReset(ctx, {}));
-    expect(d.state().brand).toBe('VCS');
-    const outcome = d.mutate((ctx) => restoreBackup(ctx, doc));
+    const doc = await backupOf(d);
+    const identity = (await d.state()).identity;
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, {}));
+    expect((await d.state()).brand).toBe('VCS');
+    const outcome = await d.mutate((ctx) => restoreBackup(ctx, d.model, doc));
     expect(outcome).toMatchObject({ sameSystem: true, smartLicensingDropped: false, product: 'Cisco Expressway-C' });
-    const s = d.state();
+    const s = await d.state();
     expect(s.identity).toEqual(identity);
     expect(s.brand).toBe('Expressway');
     expect(s.config['License Smart Transport Mode']).toBe('Proxy');
@@ -98,18 +100,18 @@ describe('restore (§8.4)', () => {
   });
 
   it('onto a different system: configuration comes back, identity and option keys stay the target\'s, registration/reservation do not', async () => {
-    const a = testDevice({ name: 'a', seed: 'a' });
+    const a = await testDevice({ name: 'a', seed: 'a' });
     await a.run('xconfiguration License Smart Transport Mode: Proxy');
     await reserve(a);
-    const doc = backupOf(a);
+    const doc = await backupOf(a);
     const home = a.home;
-    const b = testDevice({ home, name: 'b', seed: 'b', brand: 'VCS' });
-    b.mutate((ctx) => addOptionKey(ctx, '116341T00-1-AB12CD34'));
-    const identity = b.state().identity;
+    const b = await testDevice({ home, name: 'b', seed: 'b', brand: 'VCS' });
+    await b.mutate((ctx) => addOptionKey(ctx, '116341T00-1-AB12CD34'));
+    const identity = (await b.state()).identity;
     expect(formatUdi(identity)).not.toBe(doc.payload.udi);
-    const outcome = b.mutate((ctx) => restoreBackup(ctx, doc));
+    const outcome = await b.mutate((ctx) => restoreBackup(ctx, b.model, doc));
     expect(outcome).toMatchObject({ sameSystem: false, smartLicensingDropped: true, backupUdi: doc.payload.udi, targetUdi: formatUdi(identity) });
-    const s = b.state();
+    const s = await b.state();
     expect(s.identity).toEqual(identity);
     expect(s.brand).toBe('Expressway');
     expect(s.config['License Smart Transport Mode']).toBe('Proxy');
@@ -118,23 +120,23 @@ describe('restore (§8.4)', () => {
     expect(await b.run('xstatus License Smart Enabled')).toContain('Enabled: "True"');
   });
 
-  it('a Cisco VCS backup is refused on an Expressway: only a factory reset returns it to VCS', () => {
-    const vcs = testDevice({ name: 'vcs', brand: 'VCS' });
-    const doc = backupOf(vcs);
-    const exp = testDevice({ home: vcs.home, name: 'exp' });
-    expect(exp.refusal((ctx) => restoreBackup(ctx, doc))).toBe('backup.vcsOntoExpressway');
+  it('a Cisco VCS backup is refused on an Expressway: only a factory reset returns it to VCS', async () => {
+    const vcs = await testDevice({ name: 'vcs', brand: 'VCS' });
+    const doc = await backupOf(vcs);
+    const exp = await testDevice({ home: vcs.home, name: 'exp' });
+    expect(await exp.refusal((ctx) => restoreBackup(ctx, exp.model, doc))).toBe('backup.vcsOntoExpressway');
   });
 
-  it('a deleted MS Interop key does not come back from an older backup', () => {
-    const d = testDevice({ brand: 'VCS' });
-    d.mutate((ctx) => addOptionKey(ctx, MS_INTEROP));
-    d.mutate((ctx) => {
+  it('a deleted MS Interop key does not come back from an older backup', async () => {
+    const d = await testDevice({ brand: 'VCS' });
+    await d.mutate((ctx) => addOptionKey(ctx, MS_INTEROP));
+    await d.mutate((ctx) => {
       ctx.state.brand = 'Expressway';
     });
-    const doc = backupOf(d);
-    d.mutate((ctx) => deleteOptionKey(ctx, MS_INTEROP));
-    d.mutate((ctx) => restoreBackup(ctx, doc));
-    expect(d.state().optionKeys).toEqual({ keys: [], msInteropDeleted: true });
+    const doc = await backupOf(d);
+    await d.mutate((ctx) => deleteOptionKey(ctx, MS_INTEROP));
+    await d.mutate((ctx) => restoreBackup(ctx, d.model, doc));
+    expect((await d.state()).optionKeys).toEqual({ keys: [], msInteropDeleted: true });
   });
 });
 
@@ -171,12 +173,17 @@ describe('exsh backup create / restore', () => {
     const ex = (...args: string[]) => runExsh(['--home', home, '--now', NOW, ...args], { input: '' });
     await ex('backup', 'create', file);
     writeFileSync(file, readFileSync(file, 'utf8').replace('"config": {}', '"config": {"License Smart Transport Mode": "Proxy"}'));
-    const before = readFileSync(join(home, 'devices', 'expressway.json'), 'utf8');
+    const stored = async () => {
+      const shown = await ex('devices', 'show', 'expressway', '--json');
+      expect(shown.exitCode).toBe(0);
+      return shown.stdout;
+    };
+    const before = await stored();
     const r = await ex('backup', 'restore', file);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`exsh: The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored. [backup.tampered]\n`);
-    expect(readFileSync(join(home, 'devices', 'expressway.json'), 'utf8')).toBe(before);
+    expect(await stored()).toBe(before);
     const missing = await ex('backup', 'restore', join(home, 'nope.json'));
     expect([missing.exitCode, missing.stderr]).toEqual([1, expect.stringContaining('no such file. [backup.unreadable]')]);
   });

@@ -13,7 +13,7 @@ import {
   signatureBytes,
   verifySignature,
 } from '../../src/codes/index.js';
-import { loadCatalogue } from '../../src/cssm/catalogue.js';
+import { loadCatalogue } from '../../src/catalogue.js';
 import { golden, UDI } from './helpers.js';
 
 const { publicKey } = loadDemoAuthority();

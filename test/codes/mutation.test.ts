@@ -20,7 +20,7 @@ function paddedSlrCode(): string {
 /** Every text one substitution or one deletion away from `code`. */
 function* mutants(code: string): Generator<string> {
   for (let i = 0; i < code.length; i++) {
-    const c = code[i];
+    const c = code[i] as string;
     const next = String.fromCharCode(c.charCodeAt(0) + 1);
     for (const r of new Set([next, 'A', '1', '<', ' ', '-', '\n'])) {
       if (r !== c) yield code.slice(0, i) + r + code.slice(i + 1);

@@ -30,7 +30,7 @@ function parseMessage(text: string): string {
 
 /** The golden code with its signature replaced, so structural tests reach the check they aim at. */
 const withSignature = (code: string, b64: string) => code.replace(/<signature>[^<]*</, `<signature>${b64}<`);
-const SIG = /<signature>([^<]*)</.exec(CODE)![1];
+const SIG = /<signature>([^<]*)</.exec(CODE)![1]!;
 
 describe('SLR authorization code: build and parse', () => {
   it('builds the §6.5 element order on one line and parses back to the payload', () => {
@@ -59,7 +59,7 @@ describe('SLR authorization code: build and parse', () => {
     const payload: SlrPayload = { ...golden.slr.payload, entitlements: [] };
     const prefixes = new Set<string>();
     for (let i = 0; i < 300; i++) {
-      const sig = /<signature>([^<]*)</.exec(buildSlrCode({ ...payload, timestamp: i }, UDI, privateKey))![1];
+      const sig = /<signature>([^<]*)</.exec(buildSlrCode({ ...payload, timestamp: i }, UDI, privateKey))![1]!;
       expect(sig).toHaveLength(96);
       prefixes.add(sig.slice(0, 4));
     }
@@ -70,7 +70,7 @@ describe('SLR authorization code: build and parse', () => {
   it('escapes and restores markup characters in text', () => {
     const payload: SlrPayload = {
       ...golden.slr.payload,
-      entitlements: [{ ...golden.slr.payload.entitlements[1], displayName: 'Rooms <&> "more"' }],
+      entitlements: [{ ...golden.slr.payload.entitlements[1]!, displayName: 'Rooms <&> "more"' }],
     };
     const code = buildSlrCode(payload, UDI, privateKey);
     expect(code).toContain('<displayName>Rooms &lt;&amp;&gt; "more"</displayName>');
@@ -102,13 +102,13 @@ describe('SLR authorization code: build and parse', () => {
   ])('refuses to build %s', (_, change) => {
     const payload: SlrPayload = {
       ...golden.slr.payload,
-      entitlements: [{ ...golden.slr.payload.entitlements[1], ...change }],
+      entitlements: [{ ...golden.slr.payload.entitlements[1]!, ...change }],
     };
     expect(errorCode(() => buildSlrCode(payload, UDI, privateKey))).toBe('code.build');
   });
 
   it('refuses to build a bad term date, piid or version', () => {
-    const term = golden.slr.payload.entitlements[0];
+    const term = golden.slr.payload.entitlements[0]!;
     const bad = (p: Partial<SlrPayload>) => errorCode(() => buildSlrCode({ ...golden.slr.payload, ...p }, UDI, privateKey));
     expect(bad({ entitlements: [{ ...term, endDate: '2022-08-08' }] })).toBe('code.build');
     expect(bad({ entitlements: [{ ...term, endDate: '2020-Aug-08 UTC' }] })).toBe('code.build');

@@ -1,12 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
 import { confirmationCode, makeReturnCode, parseAuthorizationCode, signatureBytes } from '../../src/codes/index.js';
-import { registerCssmCommands, type CssmContext } from '../../src/cssm/cli.js';
-import { isExshError } from '../../src/errors.js';
-import { seededRng } from '../../src/random.js';
 import { cleanHomes, request, T0, tempHome, udi } from './helpers.js';
 
 afterEach(cleanHomes);
@@ -22,19 +19,15 @@ function sink(): Writable & { text: () => string } {
   return Object.assign(w, { text: () => text });
 }
 
+/** Runs `exsh cssm <args>` in-process through main(); a failure's diagnostic is parsed back into its code and sentence. */
 async function run(home: string, ...args: string[]): Promise<{ stdout: string; stderr: string; error?: { code: string; exitCode: number; message: string } }> {
   const stdout = sink();
   const stderr = sink();
-  const ctx: CssmContext = { home, now: () => T0, rng: seededRng(1), stdout, stderr };
-  const program = new Command('exsh').exitOverride();
-  registerCssmCommands(program, () => ctx);
-  try {
-    await program.parseAsync(['cssm', ...args], { from: 'user' });
-    return { stdout: stdout.text(), stderr: stderr.text() };
-  } catch (e) {
-    if (!isExshError(e)) throw e;
-    return { stdout: stdout.text(), stderr: stderr.text(), error: { code: e.code, exitCode: e.exitCode, message: e.message } };
-  }
+  const exitCode = await main(['--home', home, '--now', T0.toISOString(), '--seed', '1', 'cssm', ...args], { stdin: process.stdin, stdout, stderr, env: {} });
+  if (exitCode === 0) return { stdout: stdout.text(), stderr: stderr.text() };
+  const m = /^exsh: (.*) \[([\w.]+)\]\n$/m.exec(stderr.text());
+  if (!m) throw new Error(`exit ${exitCode} without a diagnostic: ${stderr.text()}`);
+  return { stdout: stdout.text(), stderr: stderr.text(), error: { code: m[2] as string, exitCode, message: m[1] as string } };
 }
 
 describe('exsh cssm', () => {

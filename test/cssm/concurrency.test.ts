@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { instances, licenses } from '../../src/cssm/service.js';
 import { cleanHomes, request, testEnv, udi } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/exsh.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/exsh.cjs', import.meta.url));
 const AAS = 'Expressway Advanced Account Security';
 
 afterAll(() => {

@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { makeNonce, makeRequestCode, type Udi } from '../../src/codes/index.js';
 import { closeDatabases } from '../../src/cssm/db.js';
 import type { CssmEnv } from '../../src/cssm/service.js';
-import { isExshError } from '../../src/errors.js';
+import { exitStatusOf, isExshError } from '../../src/errors.js';
 import { seededRng } from '../../src/random.js';
 
 export const T0 = new Date('2024-05-01T12:00:00.000Z');
@@ -63,6 +63,6 @@ export function expectCode(fn: () => unknown, code: string, exitCode = 1): Error
   expect(isExshError(thrown), `expected ExshError ${code}, got ${String(thrown)}`).toBe(true);
   if (!isExshError(thrown)) throw new Error('unreachable');
   expect(thrown.code).toBe(code);
-  expect(thrown.exitCode).toBe(exitCode);
+  expect(exitStatusOf(thrown)).toBe(exitCode);
   return thrown;
 }

@@ -14,7 +14,7 @@ import {
   verifySignature,
   type AuthorizationCode,
 } from '../../src/codes/index.js';
-import { loadCatalogue, resolveLicence } from '../../src/cssm/catalogue.js';
+import { loadCatalogue, resolveLicence } from '../../src/catalogue.js';
 import { SCHEMA_VERSION } from '../../src/cssm/db.js';
 import {
   authorityPublicKey,

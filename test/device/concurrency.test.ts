@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanHomes, NOW, runExsh, spawnExsh, tempHome } from '../helpers/exsh.js';
 
-/** §5.2: concurrent processes serialise on the device lock — no lost update. */
+/** §5.2: concurrent processes serialise on the store's write lock (SQLite, BEGIN IMMEDIATE) — no lost update. */
 
 afterEach(cleanHomes);
 

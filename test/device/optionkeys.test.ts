@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { addOptionKey, deleteOptionKey, hasMicrosoftInterop, MAX_OPTION_KEYS, optionKeys, parseOptionKey } from '../../src/device/optionkeys.js';
+import { addOptionKey, deleteOptionKey, hasMicrosoftInterop, MAX_OPTION_KEYS, parseOptionKey, type OptionKeySection } from '../../src/device/optionkeys.js';
 import { applyFactoryReset } from '../../src/device/reset.js';
 import { cleanHomes, errorReply, testDevice } from './helpers.js';
 
@@ -17,21 +17,30 @@ describe('option key format', () => {
     expect(parseOptionKey(raw)).toEqual({ key, feature });
   });
 
-  it.each(['', 'ABCDEFG', '116341G00-1-AB12CD3', '116341G00-1-AB12CD34X', '11634G00-1-AB12CD34', '116341G0-1-AB12CD34', '116341G00-123-AB12CD34', '116341GG0-1-AB12CD34', '116341G00-1-GB12CD34'])(
-    '%j is refused: optionKey.badFormat',
-    (raw) => {
-      expect(() => parseOptionKey(raw)).toThrow(expect.objectContaining({ code: 'optionKey.badFormat' }));
-    },
-  );
+  it.each([
+    '',
+    'ABCDEFG',
+    '116341G00-1-AB12CD3',
+    '116341G00-1-AB12CD34X',
+    '11634G00-1-AB12CD34',
+    '116341G0-1-AB12CD34',
+    '116341G00-123-AB12CD34',
+    '116341GG0-1-AB12CD34',
+    '116341G00-1-GB12CD34',
+  ])('%j is refused: optionKey.badFormat', (raw) => {
+    expect(() => parseOptionKey(raw)).toThrow(expect.objectContaining({ code: 'optionKey.badFormat' }));
+  });
 
   it('an unknown feature letter is a bad format', () => {
-    expect(() => parseOptionKey('116341Z00-1-AB12CD34')).toThrow(expect.objectContaining({ code: 'optionKey.badFormat', message: expect.stringContaining("'Z' is not a feature") }));
+    expect(() => parseOptionKey('116341Z00-1-AB12CD34')).toThrow(
+      expect.objectContaining({ code: 'optionKey.badFormat', message: expect.stringContaining("'Z' is not a feature") }),
+    );
   });
 });
 
 describe('OptionKey Add/Delete on a Cisco VCS (§8.3)', () => {
   it('adds, lists and deletes keys', async () => {
-    const d = testDevice({ brand: 'VCS' });
+    const d = await testDevice({ brand: 'VCS' });
     expect(await d.run(`xcommand OptionKey Add Key: ${TRAVERSAL.toLowerCase()}`)).toBe(
       `*r OptionKeyAddResult (status=OK):\n    Key: "${TRAVERSAL}"\n    Feature: "Traversal Calls"\n*r/end\n\nOK\n`,
     );
@@ -54,28 +63,28 @@ describe('OptionKey Add/Delete on a Cisco VCS (§8.3)', () => {
       ].join('\n'),
     );
     expect(await d.run(`xcommand OptionKey Delete Key: ${TRAVERSAL}`)).toContain('(status=OK)');
-    expect(d.state().optionKeys).toMatchObject({ keys: [{ key: MS_INTEROP }] });
+    expect((await d.state()).optionKeys).toMatchObject({ keys: [{ key: MS_INTEROP }] });
   });
 
   it.each([
     ['a malformed key', (k: string) => k, 'nonsense', 'optionKey.badFormat'],
     ['a key already installed', (k: string) => k, TRAVERSAL, 'optionKey.duplicate'],
-  ])('Add refuses %s', (_what, _f, key, code) => {
-    const d = testDevice({ brand: 'VCS' });
-    d.mutate((ctx) => addOptionKey(ctx, TRAVERSAL));
-    expect(d.refusal((ctx) => addOptionKey(ctx, key))).toBe(code);
+  ])('Add refuses %s', async (_what, _f, key, code) => {
+    const d = await testDevice({ brand: 'VCS' });
+    await d.mutate((ctx) => addOptionKey(ctx, TRAVERSAL));
+    expect(await d.refusal((ctx) => addOptionKey(ctx, key))).toBe(code);
   });
 
-  it(`Add refuses a key beyond ${MAX_OPTION_KEYS}: optionKey.tooMany`, () => {
-    const d = testDevice({ brand: 'VCS' });
-    d.mutate((ctx) => {
+  it(`Add refuses a key beyond ${MAX_OPTION_KEYS}: optionKey.tooMany`, async () => {
+    const d = await testDevice({ brand: 'VCS' });
+    await d.mutate((ctx) => {
       for (let i = 0; i < MAX_OPTION_KEYS; i++) addOptionKey(ctx, `116341C00-1-${i.toString(16).padStart(8, '0').toUpperCase()}`);
     });
-    expect(d.refusal((ctx) => addOptionKey(ctx, TRAVERSAL))).toBe('optionKey.tooMany');
+    expect(await d.refusal((ctx) => addOptionKey(ctx, TRAVERSAL))).toBe('optionKey.tooMany');
   });
 
   it('Delete refuses a key that is not installed: optionKey.notFound', async () => {
-    const d = testDevice({ brand: 'VCS' });
+    const d = await testDevice({ brand: 'VCS' });
     expect(await d.run(`xcommand OptionKey Delete Key: ${TRAVERSAL}`)).toBe(
       errorReply('OptionKeyDelete', `Option key ${TRAVERSAL} is not installed on this system.`, 'optionKey.notFound'),
     );
@@ -84,7 +93,7 @@ describe('OptionKey Add/Delete on a Cisco VCS (§8.3)', () => {
 
 describe('option keys on an Expressway (§8.3)', () => {
   it('adding any key is refused: PAK option keys were removed in X14.2', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     expect(await d.run(`xcommand OptionKey Add Key: ${TRAVERSAL}`)).toBe(
       errorReply(
         'OptionKeyAdd',
@@ -92,27 +101,29 @@ describe('option keys on an Expressway (§8.3)', () => {
         'optionKey.notOnExpressway',
       ),
     );
-    expect(d.refusal((ctx) => addOptionKey(ctx, 'garbage'))).toBe('optionKey.notOnExpressway');
-    expect(d.refusal((ctx) => addOptionKey(ctx, MS_INTEROP))).toBe('optionKey.msInteropNotAddable');
+    expect(await d.refusal((ctx) => addOptionKey(ctx, 'garbage'))).toBe('optionKey.notOnExpressway');
+    expect(await d.refusal((ctx) => addOptionKey(ctx, MS_INTEROP))).toBe('optionKey.msInteropNotAddable');
   });
 
   it('the switch from VCS keeps only the Microsoft Interoperability key, which keeps the feature', async () => {
-    const d = testDevice({ brand: 'VCS' });
+    const d = await testDevice({ brand: 'VCS' });
     await d.run(`xcommand OptionKey Add Key: ${TRAVERSAL}`);
     await d.run(`xcommand OptionKey Add Key: ${MS_INTEROP}`);
     await d.run('xcommand ServiceSelect Brand: Expressway');
-    expect(d.state().optionKeys).toEqual({ keys: [{ key: MS_INTEROP, feature: 'Microsoft Interoperability', addedAt: expect.any(String), retained: true }] });
-    expect(hasMicrosoftInterop(d.state())).toBe(true);
+    expect((await d.state()).optionKeys).toEqual({
+      keys: [{ key: MS_INTEROP, feature: 'Microsoft Interoperability', addedAt: expect.any(String), retained: true }],
+    });
+    expect(hasMicrosoftInterop(await d.state())).toBe(true);
     expect(await d.run('xstatus OptionKey 1 Status')).toBe('*s OptionKey 1: /\n    Status: "Retained from Cisco VCS"\n*s/end\n\nOK\n');
   });
 
   it('once deleted, the retained MS Interop key cannot be added again', async () => {
-    const d = testDevice({ brand: 'VCS' });
+    const d = await testDevice({ brand: 'VCS' });
     await d.run(`xcommand OptionKey Add Key: ${MS_INTEROP}`);
     await d.run('xcommand ServiceSelect Brand: Expressway');
     expect(await d.run(`xcommand OptionKey Delete Key: ${MS_INTEROP}`)).toContain('(status=OK)');
-    expect(hasMicrosoftInterop(d.state())).toBe(false);
-    expect(optionKeys(d.state()).msInteropDeleted).toBe(true);
+    expect(hasMicrosoftInterop(await d.state())).toBe(false);
+    expect(((await d.state()).optionKeys as OptionKeySection).msInteropDeleted).toBe(true);
     expect(await d.run(`xcommand OptionKey Add Key: ${MS_INTEROP}`)).toBe(
       errorReply(
         'OptionKeyAdd',
@@ -120,18 +131,18 @@ describe('option keys on an Expressway (§8.3)', () => {
         'optionKey.msInteropNotAddable',
       ),
     );
-    expect(d.refusal((ctx) => deleteOptionKey(ctx, MS_INTEROP))).toBe('optionKey.notFound');
+    expect(await d.refusal((ctx) => deleteOptionKey(ctx, MS_INTEROP))).toBe('optionKey.notFound');
   });
 
-  it('a factory reset loses the MS Interop key, even keeping brand and type', () => {
-    const d = testDevice({ brand: 'VCS' });
-    d.mutate((ctx) => addOptionKey(ctx, MS_INTEROP));
-    d.mutate((ctx) => {
+  it('a factory reset loses the MS Interop key, even keeping brand and type', async () => {
+    const d = await testDevice({ brand: 'VCS' });
+    await d.mutate((ctx) => addOptionKey(ctx, MS_INTEROP));
+    await d.mutate((ctx) => {
       ctx.state.brand = 'Expressway';
     });
-    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, 'smart-licensing': true }));
-    expect(d.state().brand).toBe('Expressway');
-    expect(hasMicrosoftInterop(d.state())).toBe(false);
-    expect(d.state().optionKeys).toEqual({ keys: [] });
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, 'smart-licensing': true }));
+    expect((await d.state()).brand).toBe('Expressway');
+    expect(hasMicrosoftInterop(await d.state())).toBe(false);
+    expect((await d.state()).optionKeys).toEqual({ keys: [] });
   });
 });

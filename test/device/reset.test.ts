@@ -9,9 +9,8 @@ import {
   type ResetAnswers,
   type ResetRequest,
 } from '../../src/device/reset.js';
-import { commandTree } from '../../src/device/index.js';
-import { configRetentionOf, sectionRetentionOf } from '../../src/device/retention.js';
-import { isExshError } from '../../src/errors.js';
+import { deviceModel } from '../../src/device/subsystems.js';
+import { exitStatusOf, isExshError } from '../../src/errors.js';
 import { piidOf, plrCode, requestCodeOf } from '../reservation/helpers.js';
 import { cleanHomes, testDevice, type TestDevice } from './helpers.js';
 
@@ -33,7 +32,7 @@ function usageCode(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    if (isExshError(e) && e.exitCode === 2) return e.code;
+    if (isExshError(e) && exitStatusOf(e) === 2) return e.code;
     throw e;
   }
   throw new Error('expected a usage error');
@@ -96,8 +95,8 @@ describe('planReset: flags and lists → the questions asked (§8.1)', () => {
 });
 
 describe('what each subsystem declares a reset keeps', () => {
-  // The owners declare their state when the tree is built.
-  commandTree();
+  // Each subsystem declares it in the device model.
+  const model = deviceModel();
   it.each([
     ['License Smart Transport Mode', 'smart-licensing'],
     ['License Smart ReservationEnable', 'smart-licensing'],
@@ -105,13 +104,13 @@ describe('what each subsystem declares a reset keeps', () => {
     ['IPX Something', 'never'],
     ['SystemUnit Name', 'never'],
     ['Services WebRTC Mode', 'never'],
-  ])('config %s → %s', (key, r) => expect(configRetentionOf(key)).toBe(r));
+  ])('config %s → %s', (key, r) => expect(model.configRetention(key)).toBe(r));
   it.each([
     ['reservation', 'smart-licensing'],
     ['optionKeys', 'never'],
     ['trustStore', 'certificates'],
     ['somethingNew', 'never'],
-  ])('section %s → %s', (key, r) => expect(sectionRetentionOf(key)).toBe(r));
+  ])('section %s → %s', (key, r) => expect(model.sectionRetention(key)).toBe(r));
 });
 
 const ALL_NO: ResetAnswers = {};
@@ -120,10 +119,10 @@ const allYes = (): ResetAnswers => Object.fromEntries(RESET_NAMES.map((n) => [n,
 async function reserved(d: TestDevice): Promise<void> {
   expect(await d.run('xconfiguration License Smart ReservationEnable: On')).toBe('\nOK\n');
   const code = requestCodeOf(await d.run('xcommand License Smart Reservation Request'));
-  const { pid, serial, vid, hostId } = d.state().identity;
+  const { pid, serial, vid, hostId } = (await d.state()).identity;
   const udi = { pid, serial, vid, hostId };
   expect(await d.run(`xcommand License Smart Reservation Install "${plrCode(udi, piidOf(udi, code))}"`)).toContain('Authorization code installed.');
-  expect(readReservation(d.state()).installed).not.toBeNull();
+  expect(readReservation(await d.state()).installed).not.toBeNull();
 }
 
 async function configured(d: TestDevice): Promise<void> {
@@ -140,12 +139,12 @@ async function configured(d: TestDevice): Promise<void> {
 
 describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
   it('all NO on an Expressway: brand Cisco VCS (type Expressway-C), everything default, identity kept', async () => {
-    const d = testDevice({ type: 'ExpresswayE' });
+    const d = await testDevice({ type: 'ExpresswayE' });
     await configured(d);
     await reserved(d);
-    const before = d.state();
-    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, ALL_NO));
-    const s = d.state();
+    const before = await d.state();
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, ALL_NO));
+    const s = await d.state();
     expect(s.identity).toEqual(before.identity);
     expect(s.createdAt).toBe(before.createdAt);
     expect([s.brand, s.type]).toEqual(['VCS', 'ExpresswayC']);
@@ -160,11 +159,11 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
   });
 
   it('smart licensing NO while still an Expressway: transport back to Direct, reservation gone', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await configured(d);
     await reserved(d);
-    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, ip: true }));
-    const s = d.state();
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, ip: true }));
+    const s = await d.state();
     expect([s.brand, s.type]).toEqual(['Expressway', 'ExpresswayC']);
     expect(s.config).toEqual({ 'IP DNS Domain Name': 'example.com', 'IP DNS Hostname': 'expe1' });
     expect(await d.run('xconfiguration License Smart Transport Mode')).toBe('*c xConfiguration License Smart Transport Mode: Direct\n\nOK\n');
@@ -173,13 +172,13 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
   });
 
   it('smart licensing YES: configuration and reservation survive; offline with 30042 and 30044 until the DNS domain is set', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await configured(d);
     await reserved(d);
-    const licensing = d.state().licensing;
-    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, 'smart-licensing': true }));
+    const licensing = (await d.state()).licensing;
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, 'smart-licensing': true }));
     expect(outcome.offline).toBe(true);
-    const s = d.state();
+    const s = await d.state();
     expect(s.licensing).toEqual(licensing);
     expect(s.config).toEqual({
       'License Smart Transport Mode': 'Proxy',
@@ -213,44 +212,46 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
     );
     // Other configuration does not bring it online; the domain does.
     await d.run('xconfiguration IP DNS Hostname: expe1');
-    expect(d.state().alarms.map((a) => a.id)).toEqual([30042, 30044]);
+    expect((await d.state()).alarms.map((a) => a.id)).toEqual([30042, 30044]);
     expect(await d.run('xconfiguration IP DNS Domain Name: example.com')).toBe('\nOK\n');
     expect(await d.run('xstatus FactoryReset SmartLicensingOffline')).toBe('*s FactoryReset: /\n    SmartLicensingOffline: "False"\n*s/end\n\nOK\n');
     expect(await d.run('xstatus Alarm')).toBe('\nOK\n');
-    expect(d.device.view((ctx) => [ctx.state.alarms, ctx.state.smartLicensingOffline])).toEqual([[], undefined]);
-    // Catch-ups run before a command, so the store records the clearing with the next write.
+    expect(await d.device.view((ctx) => [ctx.state.alarms, ctx.state.smartLicensingOffline])).toEqual([[], undefined]);
+    // Catch-ups run before and after every change, so the store has the clearing already; a later write keeps it.
     await d.run('xconfiguration SystemUnit Name: "Lab"');
-    expect(d.state().alarms).toEqual([]);
-    expect(d.state().smartLicensingOffline).toBeUndefined();
-    expect(readReservation(d.state()).installed).not.toBeNull();
+    const after = await d.state();
+    expect(after.alarms).toEqual([]);
+    expect(after.smartLicensingOffline).toBeUndefined();
+    expect(readReservation(after).installed).not.toBeNull();
   });
 
   it('smart licensing and IP both kept: the domain is still configured, so it is online at once', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await configured(d);
-    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, 'smart-licensing': true, ip: true }));
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, 'smart-licensing': true, ip: true }));
     expect(outcome.offline).toBe(false);
-    expect(d.state().alarms).toEqual([]);
+    expect((await d.state()).alarms).toEqual([]);
   });
 
   it('smart licensing YES but brand not kept: the VCS keeps nothing of it', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await configured(d);
     await reserved(d);
-    const outcome = d.mutate((ctx) => applyFactoryReset(ctx, { 'smart-licensing': true }));
-    expect(d.state().brand).toBe('VCS');
-    expect(d.state().config).toEqual({});
-    expect(readReservation(d.state()).installed).toBeNull();
-    expect(d.state().alarms).toEqual([]);
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'smart-licensing': true }));
+    const s = await d.state();
+    expect(s.brand).toBe('VCS');
+    expect(s.config).toEqual({});
+    expect(readReservation(s).installed).toBeNull();
+    expect(s.alarms).toEqual([]);
     expect(outcome.smartLicensingLost).toBe(true);
     expect(outcomeLines(outcome)).toContain('Smart licensing settings were not kept: brand and type were not kept, so the system is no longer an Expressway.');
   });
 
   it('a Cisco VCS reset is unchanged: no smart licensing answer, option keys gone', async () => {
-    const d = testDevice({ brand: 'VCS' });
+    const d = await testDevice({ brand: 'VCS' });
     await d.run('xcommand OptionKey Add Key: 116341T00-1-AB12CD34');
-    d.mutate((ctx) => applyFactoryReset(ctx, allYes()));
-    const s = d.state();
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, allYes()));
+    const s = await d.state();
     expect(s.brand).toBe('VCS');
     expect(s.optionKeys).toEqual({ keys: [] });
     expect(s.lastReset).toMatchObject({ answers: { 'smart-licensing': null, 'brand-type': true } });
@@ -258,10 +259,10 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
   });
 
   it('every answer is observable in xStatus FactoryReset, and resets are counted', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     expect(await d.run('xstatus FactoryReset')).toBe('*s FactoryReset: /\n    Count: 0\n*s/end\n\nOK\n');
-    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, fips: true, 'ssh-keys': true, passwords: false, logs: true }));
-    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true, management: true, certificates: true }));
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, fips: true, 'ssh-keys': true, passwords: false, logs: true }));
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true, management: true, certificates: true }));
     expect(await d.run('xstatus FactoryReset')).toBe(
       [
         '*s FactoryReset: /',
@@ -286,11 +287,11 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
   });
 
   it('the uptime restarts and the simulated clock offset survives', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     await d.run('xcommand Simulator Clock Advance Days: 3');
-    const offset = d.state().clock.offsetMs;
-    d.mutate((ctx) => applyFactoryReset(ctx, { 'brand-type': true }));
-    expect(d.state().clock.offsetMs).toBe(offset);
+    const offset = (await d.state()).clock.offsetMs;
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, { 'brand-type': true }));
+    expect((await d.state()).clock.offsetMs).toBe(offset);
     expect(await d.run('xstatus SystemUnit Uptime')).toBe('*s SystemUnit: /\n    Uptime: 0\n*s/end\n\nOK\n');
   });
 });

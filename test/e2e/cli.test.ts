@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /** Black-box tests of the built `exsh`: modes, exit statuses, framing (§1, §2.3). */
 
-const BIN = fileURLToPath(new URL('../../bin/exsh.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/exsh.cjs', import.meta.url));
 const homes: string[] = [];
 function home(): string {
   const h = mkdtempSync(join(tmpdir(), 'exsh-cli-'));
@@ -169,7 +169,7 @@ describe('usage errors exit 2', () => {
   it.each([
     [['--bogus'], "exsh: unknown option '--bogus'. [commander.unknownOption]"],
     [['--output', 'yaml', '-c', 'xStatus'], "exsh: option '--output <mode>' argument 'yaml' is invalid. Allowed choices are terminal, json, xml. [commander.invalidArgument]"],
-    [['cssmm'], "exsh: Unknown command 'cssmm' (did you mean cssm?); the commands are run, tsh, devices, factory-reset, trust, backup, cssm. [cli.unknownCommand]"],
+    [['cssmm'], "exsh: Unknown command 'cssmm'; the commands are run, tsh, devices, cssm, trust, factory-reset, backup. Did you mean 'cssm'? [cli.unknownCommand]"],
     [['backup'], 'Usage: exsh backup [options] [command]'],
     [['--now', 'yesterday', '-c', 'xStatus'], "exsh: Invalid --now 'yesterday': expected an ISO 8601 time such as 2026-03-01T10:15:00Z. [cli.badNow]"],
     [['--device', '../x', '-c', 'xStatus'], "exsh: Invalid device name '../x'"],

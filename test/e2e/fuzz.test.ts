@@ -1,7 +1,8 @@
 import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandTree } from '../../src/device/index.js';
 import { Device } from '../../src/device/device.js';
+import { deviceModel } from '../../src/device/subsystems.js';
+import { DocumentStore } from '../../src/store/documents.js';
 import { runStream, type Output } from '../../src/shell/batch.js';
 import { FrameReader } from '../../src/shell/framing.js';
 import { Session } from '../../src/shell/session.js';
@@ -15,7 +16,10 @@ import { cleanHomes, tempHome } from '../helpers/exsh.js';
  * (Reason) and which (Code).
  */
 
-afterAll(cleanHomes);
+afterAll(() => {
+  DocumentStore.closeAll();
+  cleanHomes();
+});
 
 // Fixed so a failure reproduces; FUZZ_SEED / FUZZ_LINES explore further by hand.
 const SEED = Number(process.env.FUZZ_SEED ?? 1000);
@@ -105,7 +109,7 @@ function sample(space: ValueSpace): string {
 
 /** One valid-looking line per configuration leaf, command and status node in the tree, so new ones are fuzzed too. */
 function treeLines(): string[] {
-  const tree = commandTree();
+  const tree = deviceModel().tree;
   const lines: string[] = [];
   for (const leaf of tree.configLeaves()) {
     lines.push(`xConfiguration ${leaf.path.join(' ')}`, `xConfiguration ${leaf.path.join(' ')}: ${sample(leaf.space)}`);
@@ -278,21 +282,21 @@ function checkXml(out: string): void {
 
 const CHECKS: Record<OutputMode, (out: string) => void> = { terminal: checkTerminal, json: checkJson, xml: checkXml };
 
-function newSession(mode: OutputMode): Session {
-  const device = new Device({ home: tempHome('exsh-fuzz-'), name: 'fuzz', now: new Date('2026-01-01T00:00:00Z'), seed: '1' });
-  return new Session({ device, tree: commandTree(), mode });
+async function newSession(mode: OutputMode): Promise<Session> {
+  const device = await Device.open({ home: tempHome('exsh-fuzz-'), name: 'fuzz', model: deviceModel(), now: new Date('2026-01-01T00:00:00Z'), seed: '1' });
+  return new Session({ device, mode });
 }
 
 describe('fuzzed lines through a session', () => {
   for (const [i, mode] of (['terminal', 'json', 'xml'] as const).entries()) {
     it(`${mode} mode: ${LINES_PER_MODE} random and mutated lines`, async () => {
-      const session = newSession(mode);
+      const session = await newSession(mode);
       const check = CHECKS[mode];
       const kinds = { empty: 0, notRecognized: 0, ok: 0, error: 0 };
       for (const line of fuzzLines(SEED + i, LINES_PER_MODE)) {
         let out: string;
         try {
-          out = await session.execute({ line });
+          out = await session.text({ line });
         } catch (e) {
           throw new Error(`execute threw on ${JSON.stringify(line.slice(0, 200))}: ${(e as Error).stack}`);
         }
@@ -317,7 +321,7 @@ describe('fuzzed lines through a session', () => {
       expect(kinds.empty).toBeGreaterThan(0);
       // And the device is still usable afterwards.
       session.mode = 'terminal';
-      expect(await session.execute({ line: 'xStatus SystemUnit Product' })).toBe('*s SystemUnit: /\n    Product: "Cisco Expressway-C"\n*s/end\n\nOK\n');
+      expect(await session.text({ line: 'xStatus SystemUnit Product' })).toBe('*s SystemUnit: /\n    Product: "Cisco Expressway-C"\n*s/end\n\nOK\n');
     });
   }
 });
@@ -352,7 +356,7 @@ describe('fuzzed bytes through the framing', () => {
     let framed = 0;
     for (let round = 0; round < 40; round++) {
       const mode = pick(rnd, ['terminal', 'json', 'xml'] as const);
-      const session = newSession(mode);
+      const session = await newSession(mode);
       let text = '';
       const output: Output = {
         write: async (s) => {

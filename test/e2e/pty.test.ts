@@ -91,7 +91,7 @@ describe('interactive shell under a pty', () => {
     expect(readFileSync(history, 'utf8')).toBe('xConfiguration SystemUnit Name: "pty-1"\nbye\n');
     expect(statSync(history).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, 'history')).mode & 0o777).toBe(0o700);
-    expect(statSync(join(home, 'devices', 'expressway.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, 'exsh.sqlite')).mode & 0o777).toBe(0o600);
 
     // A second session: the new name is in the banner; Up recalls lines from the file.
     const t2 = start(home);

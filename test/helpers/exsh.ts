@@ -10,7 +10,7 @@ import { execa } from 'execa';
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const EXSH_BIN = fileURLToPath(new URL('../../bin/exsh.js', import.meta.url));
+export const EXSH_BIN = fileURLToPath(new URL('../../bin/exsh.cjs', import.meta.url));
 
 /** The pinned clock most e2e tests use (`--now`), for deterministic output. */
 export const NOW = '2026-01-01T00:00:00Z';
@@ -36,6 +36,9 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('EXSH_') || k === 'NO_COLOR' || k === 'FORCE_COLOR') continue;
+    // Loading extra CA certificates costs Node ~90 ms a start on some machines; no exsh
+    // process a test starts trusts anything but its own CA, so they do without.
+    if (k === 'NODE_EXTRA_CA_CERTS') continue;
     env[k] = v;
   }
   return { ...env, ...extra };
@@ -54,7 +57,7 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Starts `node bin/exsh.js <args>` without waiting (for concurrency tests). */
+/** Starts `node bin/exsh.cjs <args>` without waiting (for concurrency tests). */
 export function spawnExsh(args: readonly string[], opts: RunOptions = {}) {
   return execa(process.execPath, [EXSH_BIN, ...args], {
     reject: false,
@@ -66,7 +69,7 @@ export function spawnExsh(args: readonly string[], opts: RunOptions = {}) {
   });
 }
 
-/** Runs `node bin/exsh.js <args>` to completion; output is kept exactly (final newline included). */
+/** Runs `node bin/exsh.cjs <args>` to completion; output is kept exactly (final newline included). */
 export async function runExsh(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const child = spawnExsh(args, opts);
   if (opts.input === undefined) child.stdin?.end();

@@ -7,11 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /**
  * The seed's procedures end to end against the built `exsh` and `exsh cssm` (run
- * `npx tsc -p tsconfig.json` first; `npm test` does): PLR, SLR with updates, Cancel +
+ * `npm run build` first; `npm test` does): PLR, SLR with updates, Cancel +
  * ReturnAuthorization, a pasted multi-line code, the refusals, a VCS, a private authority.
  */
 
-const BIN = fileURLToPath(new URL('../../bin/exsh.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/exsh.cjs', import.meta.url));
 const NOW = '2026-03-01T10:00:00Z';
 const homes: string[] = [];
 
@@ -45,7 +45,10 @@ async function exsh(h: string, args: string[], input = ''): Promise<Run> {
 
 /** The device shell: each line a -c, in one process. */
 function device(h: string, ...lines: string[]): Promise<Run> {
-  return exsh(h, lines.flatMap((l) => ['-c', l]));
+  return exsh(
+    h,
+    lines.flatMap((l) => ['-c', l]),
+  );
 }
 
 async function ok(p: Promise<Run>): Promise<string> {
@@ -60,8 +63,10 @@ const REQUEST = 'xCommand License Smart Reservation Request';
 const INSTALL = 'xCommand License Smart Reservation Install';
 const RETURN = 'xCommand License Smart Reservation Return';
 
-const REQUEST_REPLY = /^Enter the following reservation request code into the CSSM:\n(CB-PExpressway,S[0-9A-F]{8},V1\.0,H[0-9a-f]{8}-A[1-9A-HJ-NP-Za-km-z]{8}-[0-9A-F]{2})\n\nOK\n$/;
-const RETURN_REPLY = /^Enter the following return code into the CSSM:\n(C[1-9A-HJ-NP-Za-km-z]{5}(?:-[1-9A-HJ-NP-Za-km-z]{6}){7}-[1-9A-HJ-NP-Za-km-z]{3})\n\nOK\n$/;
+const REQUEST_REPLY =
+  /^Enter the following reservation request code into the CSSM:\n(CB-PExpressway,S[0-9A-F]{8},V1\.0,H[0-9a-f]{8}-A[1-9A-HJ-NP-Za-km-z]{8}-[0-9A-F]{2})\n\nOK\n$/;
+const RETURN_REPLY =
+  /^Enter the following return code into the CSSM:\n(C[1-9A-HJ-NP-Za-km-z]{5}(?:-[1-9A-HJ-NP-Za-km-z]{6}){7}-[1-9A-HJ-NP-Za-km-z]{3})\n\nOK\n$/;
 const SLR_INSTALLED = /^Authorization code installed\.\nPlease enter the confirmation code to CSSM account: ([0-9a-f]{8})\n\nOK\n$/;
 
 function match(re: RegExp, text: string): string {
@@ -112,9 +117,7 @@ describe('Permanent License Reservation, the seed procedure', () => {
 
     const code = (await ok(exsh(h, ['cssm', 'reserve', '--request', request, '--plr']))).trim();
     expect(code).toMatch(/^C[1-9A-HJ-NP-Za-km-z]{5}(-[1-9A-HJ-NP-Za-km-z]{6})+(-[1-9A-HJ-NP-Za-km-z]{1,6})?$/);
-    expect((await licences(h)).get('Expressway PLR without Export Control')!.reserved).toBe(
-      before.get('Expressway PLR without Export Control')!.reserved + 1,
-    );
+    expect((await licences(h)).get('Expressway PLR without Export Control')!.reserved).toBe(before.get('Expressway PLR without Export Control')!.reserved + 1);
 
     expect(await ok(device(h, `${INSTALL} ${code}`))).toBe('Authorization code installed.\n\nOK\n');
     const status = await ok(device(h, 'xStatus License Smart'));
@@ -146,17 +149,13 @@ describe('Specific License Reservation with an increase and a decrease', () => {
 
     const first = match(SLR_INSTALLED, await ok(device(h, `${INSTALL} "${xml}"`)));
     const serial = await serialOf(h);
-    expect(await ok(exsh(h, ['cssm', 'confirm', '--instance', serial, '--code', first]))).toBe(
-      `Confirmation code accepted for product instance ${serial}.\n`,
-    );
+    expect(await ok(exsh(h, ['cssm', 'confirm', '--instance', serial, '--code', first]))).toBe(`Confirmation code accepted for product instance ${serial}.\n`);
     expect((await licences(h)).get(rms)!.reserved).toBe(before.reserved + 4);
 
     for (const qty of [6, 2]) {
       const update = (await ok(exsh(h, ['cssm', 'update', '--instance', serial, '--license', `${rms}=${qty}`]))).trim();
       const confirmation = match(SLR_INSTALLED, await ok(device(h, `${INSTALL} "${update}"`)));
-      expect(await ok(device(h, 'xStatus License Smart Reservation LastConfirmationCode'))).toContain(
-        `LastConfirmationCode: "${confirmation}"`,
-      );
+      expect(await ok(device(h, 'xStatus License Smart Reservation LastConfirmationCode'))).toContain(`LastConfirmationCode: "${confirmation}"`);
       expect(await ok(device(h, 'xStatus License Smart Entitlement 1 Count'))).toBe(
         `*s License: /\n    Smart:\n      Entitlement 1:\n        Count: ${qty}\n*s/end\n\nOK\n`,
       );
@@ -199,7 +198,18 @@ describe('an SLR code pasted as a dot-terminated multi-line body', () => {
     const h = home();
     const request = await enableAndRequest(h);
     const xml = (
-      await ok(exsh(h, ['cssm', 'reserve', '--request', request, '--license', 'Expressway Rich Media Session=4', '--license', 'Expressway Advanced Account Security=1']))
+      await ok(
+        exsh(h, [
+          'cssm',
+          'reserve',
+          '--request',
+          request,
+          '--license',
+          'Expressway Rich Media Session=4',
+          '--license',
+          'Expressway Advanced Account Security=1',
+        ]),
+      )
     ).trim();
     const cuts = [
       xml.indexOf('<authorizationCode>') + 7,
@@ -311,9 +321,7 @@ describe('refusals, each with its code and nothing changed', () => {
         'reservation.cannotDisable',
       ),
     );
-    expect(await ok(device(h, 'xConfiguration License Smart ReservationEnable'))).toBe(
-      '*c xConfiguration License Smart ReservationEnable: On\n\nOK\n',
-    );
+    expect(await ok(device(h, 'xConfiguration License Smart ReservationEnable'))).toBe('*c xConfiguration License Smart ReservationEnable: On\n\nOK\n');
   });
 });
 
@@ -360,9 +368,7 @@ describe('a private authority (§6.7)', () => {
     expect(again).toMatchObject({ exitCode: 1, stdout: '', stderr: `exsh: The key ${fingerprint} is already trusted, as 'lab'. [trust.duplicate]\n` });
 
     expect(await ok(device(h, `${INSTALL} ${code}`))).toBe('Authorization code installed.\n\nOK\n');
-    expect(await ok(exsh(h, ['trust', 'remove', 'demo']))).toBe(
-      'Removed demo (fingerprint 071eaf50ca4f1a49) from the trust store of device expressway.\n',
-    );
+    expect(await ok(exsh(h, ['trust', 'remove', 'demo']))).toBe('Removed demo (fingerprint 071eaf50ca4f1a49) from the trust store of device expressway.\n');
     const json = JSON.parse(await ok(exsh(h, ['trust', 'list', '--json']))) as Array<{ name: string; fingerprint: string; builtin: boolean }>;
     expect(json.map((k) => [k.name, k.fingerprint, k.builtin])).toEqual([['lab', fingerprint, false]]);
     const missing = await exsh(h, ['trust', 'remove', 'demo']);

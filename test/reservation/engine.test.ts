@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { confirmationCode, formatUdi, makeReturnCode, parseAuthorizationCode, signatureBytes } from '../../src/codes/index.js';
+import { buildModel, type Subsystem } from '../../src/device/model.js';
+import { SUBSYSTEMS } from '../../src/device/subsystems.js';
+import { editTrust } from '../../src/device/trust-state.js';
 import {
   AAS,
   ANOTHER_DEVICE,
@@ -36,22 +39,37 @@ const RETURN = 'xCommand License Smart Reservation Return';
 const RETURN_AUTH = 'xCommand License Smart Reservation ReturnAuthorization';
 const CANCEL = 'xCommand License Smart Reservation Cancel';
 
+/**
+ * Connected-mode registration is a later wave (§9): this stands in for its subsystem,
+ * declaring the `registration` section whose status reservation's hook reads.
+ */
+const REGISTRATION: Subsystem = {
+  name: 'registration',
+  sections: [
+    {
+      key: 'registration',
+      validate: (v) => (v === undefined || (typeof v === 'object' && v !== null) ? undefined : 'registration is invalid'),
+      reset: 'never',
+    },
+  ],
+};
+
 type Cmd = 'Request' | 'Install' | 'Return' | 'ReturnAuthorization' | 'Cancel';
 
 /** Runs a line that must be refused with `code`, and checks that nothing was written. */
 async function refused(t: TestDevice, cmd: Cmd | 'Config', line: string, code: string, body?: string): Promise<string> {
-  const before = t.stored();
+  const before = await t.stored();
   const out = await t.run(line, body);
   const name = cmd === 'Config' ? 'Result' : `LicenseSmartReservation${cmd}Result`;
   const m = new RegExp(`^\\*r ${name} \\(status=Error\\):\\n {4}Reason: "(.*)"\\n {4}Code: "([^"]+)"\\n\\*r/end\\n\\nERROR\\n$`).exec(out);
   expect(m, out).not.toBeNull();
   expect(m![2]).toBe(code);
-  expect(t.stored()).toBe(before);
+  expect(await t.stored()).toBe(before);
   return m![1]!;
 }
 
 async function enabled(): Promise<TestDevice> {
-  const t = testDevice();
+  const t = await testDevice();
   expect(await t.run(ENABLE)).toBe(OK);
   return t;
 }
@@ -79,21 +97,17 @@ async function slrReserved(entitlements = [RMS]) {
 
 describe('ReservationEnable', () => {
   it('defaults to Off, turns On with a blank line and OK, and shows in xConfiguration', async () => {
-    const t = testDevice();
-    expect(await t.run('xConfiguration License Smart ReservationEnable')).toBe(
-      '*c xConfiguration License Smart ReservationEnable: Off\n\nOK\n',
-    );
+    const t = await testDevice();
+    expect(await t.run('xConfiguration License Smart ReservationEnable')).toBe('*c xConfiguration License Smart ReservationEnable: Off\n\nOK\n');
     expect(await t.run(ENABLE)).toBe(OK);
-    expect(await t.run('xConfiguration License Smart ReservationEnable')).toBe(
-      '*c xConfiguration License Smart ReservationEnable: On\n\nOK\n',
-    );
+    expect(await t.run('xConfiguration License Smart ReservationEnable')).toBe('*c xConfiguration License Smart ReservationEnable: On\n\nOK\n');
     expect(await t.run(DISABLE)).toBe(OK);
   });
 
   it('cannot be turned On while registered to the CSSM', async () => {
-    const t = testDevice();
-    t.device.mutate((ctx) => {
-      ctx.state.registration = { status: 'Registered' };
+    const t = await testDevice({ model: buildModel([...SUBSYSTEMS, REGISTRATION]) });
+    await t.mutate((ctx) => {
+      ctx.edit('registration', () => ({ status: 'Registered' }));
     });
     const reason = await refused(t, 'Config', ENABLE, 'reservation.registered');
     expect(reason).toBe(
@@ -113,7 +127,7 @@ describe('ReservationEnable', () => {
   });
 
   it('rejects a value outside <On/Off>', async () => {
-    const t = testDevice();
+    const t = await testDevice();
     expect(await t.run('xConfiguration License Smart ReservationEnable: Maybe')).toContain(
       "Invalid value 'Maybe' for License Smart ReservationEnable: expected On or Off.",
     );
@@ -127,7 +141,7 @@ describe('with reservation disabled', () => {
     ['Return', RETURN],
     ['Cancel', CANCEL],
   ] as const)('%s is refused with reservation.notEnabled', async (cmd, line) => {
-    const t = testDevice();
+    const t = await testDevice();
     expect(await refused(t, cmd, line, 'reservation.notEnabled')).toBe(NOT_ENABLED);
   });
 
@@ -135,7 +149,7 @@ describe('with reservation disabled', () => {
     ['Install', INSTALL],
     ['ReturnAuthorization', RETURN_AUTH],
   ] as const)('%s is refused with reservation.notEnabled', async (cmd, line) => {
-    const t = testDevice();
+    const t = await testDevice();
     const code = plrCode(t.udi, strangerPiid(t.udi));
     expect(await refused(t, cmd, `${line} ${code}`, 'reservation.notEnabled')).toBe(NOT_ENABLED);
   });
@@ -150,13 +164,13 @@ describe('Request and Cancel', () => {
     expect(code).toMatch(new RegExp(`^CB-P${pid},S${serial},V${vid.replace('.', '\\.')},H${hostId}-A[1-9A-HJ-NP-Za-km-z]{8}-[0-9A-F]{2}$`));
     expect(await t.run(REQUEST)).toBe(first);
     expect(await t.run('xCommand License Smart Reservation Request')).toBe(first);
-    expect(t.reservation().request?.code).toBe(code);
+    expect((await t.reservation()).request?.code).toBe(code);
   });
 
   it('Cancel forgets the request (blank line, OK); the next Request makes a new code', async () => {
     const { t, request } = await inProgress();
     expect(await t.run(CANCEL)).toBe(OK);
-    expect(t.reservation().request).toBeNull();
+    expect((await t.reservation()).request).toBeNull();
     const again = requestCodeOf(await t.run(REQUEST));
     expect(again).not.toBe(request);
   });
@@ -181,12 +195,15 @@ describe('Request and Cancel', () => {
   });
 
   it('JSON mode carries the request code as a field', async () => {
-    const t = testDevice({ mode: 'json' });
+    const t = await testDevice({ mode: 'json' });
     await t.run(ENABLE);
     const out = await t.run(`${REQUEST} | resultId="7"`);
-    const doc = JSON.parse(out) as { CommandResponse: { LicenseSmartReservationRequestResult: { status: string; RequestCode: { Value: string } } }; ResultId: string };
+    const doc = JSON.parse(out) as {
+      CommandResponse: { LicenseSmartReservationRequestResult: { status: string; RequestCode: { Value: string } } };
+      ResultId: string;
+    };
     expect(doc.CommandResponse.LicenseSmartReservationRequestResult.status).toBe('OK');
-    expect(doc.CommandResponse.LicenseSmartReservationRequestResult.RequestCode.Value).toBe(t.reservation().request!.code);
+    expect(doc.CommandResponse.LicenseSmartReservationRequestResult.RequestCode.Value).toBe((await t.reservation()).request!.code);
     expect(doc.ResultId).toBe('7');
   });
 });
@@ -194,7 +211,7 @@ describe('Request and Cancel', () => {
 describe('Install: PLR', () => {
   it('installs, prints only "Authorization code installed.", and authorizes everything', async () => {
     const { t, code, piid } = await plrReserved();
-    const r = t.reservation();
+    const r = await t.reservation();
     expect(r.request).toBeNull();
     expect(r.installed).toMatchObject({ type: 'PLR', piid, timestamp: T_ISSUED, exportControl: false, installedAt: '2026-03-01T10:00:00Z' });
     expect(r.installed!.code).toBe(code);
@@ -282,10 +299,8 @@ describe('Install: SLR', () => {
       return { ...p, code: c };
     });
     const expected = confirmationCode(t.udi, piid, signatureBytes(parseAuthorizationCode(code)));
-    expect(await t.run(`${INSTALL} "${code}"`)).toBe(
-      `Authorization code installed.\nPlease enter the confirmation code to CSSM account: ${expected}\n\nOK\n`,
-    );
-    expect(t.reservation().lastConfirmationCode).toBe(expected);
+    expect(await t.run(`${INSTALL} "${code}"`)).toBe(`Authorization code installed.\nPlease enter the confirmation code to CSSM account: ${expected}\n\nOK\n`);
+    expect((await t.reservation()).lastConfirmationCode).toBe(expected);
     const status = await t.run('xStatus License Smart');
     expect(status).toContain('        Status: "Registered - Specific License Reservation"\n');
     expect(status).toContain('      Authorization:\n        Status: "Authorized - Reserved"\n');
@@ -330,15 +345,15 @@ describe('Install: SLR', () => {
 
   it('an update with the same piid and a newer timestamp replaces the entitlements and prints a new confirmation code', async () => {
     const s = await slrReserved();
-    const first = s.t.reservation().lastConfirmationCode;
+    const first = (await s.t.reservation()).lastConfirmationCode;
     const update = slrCode(s.t.udi, s.piid, { timestamp: T_ISSUED + 60_000, entitlements: [{ ...RMS, count: 6 }] });
     const expected = confirmationCode(s.t.udi, s.piid, signatureBytes(parseAuthorizationCode(update)));
     expect(expected).not.toBe(first);
     expect(await s.t.run(`${INSTALL} "${update}"`)).toBe(
       `Authorization code installed.\nPlease enter the confirmation code to CSSM account: ${expected}\n\nOK\n`,
     );
-    expect(s.t.reservation().installed).toMatchObject({ timestamp: T_ISSUED + 60_000, entitlements: [{ count: 6 }] });
-    expect(s.t.reservation().lastConfirmationCode).toBe(expected);
+    expect((await s.t.reservation()).installed).toMatchObject({ timestamp: T_ISSUED + 60_000, entitlements: [{ count: 6 }] });
+    expect((await s.t.reservation()).lastConfirmationCode).toBe(expected);
   });
 
   it('a stale update (same or older timestamp) is refused', async () => {
@@ -360,14 +375,14 @@ describe('Install: SLR', () => {
   });
 
   it('JSON mode carries the confirmation code', async () => {
-    const t = testDevice({ mode: 'json' });
+    const t = await testDevice({ mode: 'json' });
     await t.run(ENABLE);
     await t.run(REQUEST);
-    const code = slrCode(t.udi, t.reservation().request!.piid);
+    const code = slrCode(t.udi, (await t.reservation()).request!.piid);
     const doc = JSON.parse(await t.run(`${INSTALL} "${code}"`)) as {
       CommandResponse: { LicenseSmartReservationInstallResult: { status: string; ConfirmationCode: { Value: string } } };
     };
-    expect(doc.CommandResponse.LicenseSmartReservationInstallResult.ConfirmationCode.Value).toBe(t.reservation().lastConfirmationCode);
+    expect(doc.CommandResponse.LicenseSmartReservationInstallResult.ConfirmationCode.Value).toBe((await t.reservation()).lastConfirmationCode);
   });
 });
 
@@ -418,8 +433,8 @@ describe('Install: verification (§6.3), in order, nothing changed on failure', 
 
   it('2. signature: with an empty trust store nothing verifies', async () => {
     const { t, piid } = await inProgress();
-    t.device.mutate((ctx) => {
-      ctx.state.trustStore = { keys: [] };
+    await t.mutate((ctx) => {
+      editTrust(ctx).keys = [];
     });
     expect(await refused(t, 'Install', `${INSTALL} "${slrCode(t.udi, piid)}"`, 'reservation.badSignature')).toBe(
       'The authorization code cannot be verified: this system trusts no authority (the trust store is empty; see exsh trust add).',
@@ -451,13 +466,17 @@ describe('Install: verification (§6.3), in order, nothing changed on failure', 
       `The authorization code does not match the reservation request code in progress (${current}); it was generated from another request code.`,
     );
     const plr = plrCode(t.udi, piidOf(t.udi, request));
-    expect(await refused(t, 'Install', `${INSTALL} ${plr}`, 'reservation.requestMismatch')).toMatch(/^The authorization code does not match the reservation request code/);
+    expect(await refused(t, 'Install', `${INSTALL} ${plr}`, 'reservation.requestMismatch')).toMatch(
+      /^The authorization code does not match the reservation request code/,
+    );
   });
 
   it('a code longer than the value space is a parameter error', async () => {
     const { t } = await inProgress();
     const out = await t.run(`${INSTALL} ${'C'.repeat(65537)}`);
-    expect(out).toMatch(/^\*r LicenseSmartReservationInstallResult \(status=ParameterError\):\n {4}Reason: "Invalid value 'C{57}\.\.\.' for AuthorizationCode: expected a string of 1 to 65536 characters\."/);
+    expect(out).toMatch(
+      /^\*r LicenseSmartReservationInstallResult \(status=ParameterError\):\n {4}Reason: "Invalid value 'C{57}\.\.\.' for AuthorizationCode: expected a string of 1 to 65536 characters\."/,
+    );
   });
 
   it('Install with no code prints its usage', async () => {
@@ -487,7 +506,7 @@ describe('multi-line bodies (§2.3)', () => {
     // The framer joins body lines with nothing between them (shell/framing.ts).
     const out = await t.run(INSTALL, lines.join(''));
     expect(out).toMatch(/^Authorization code installed\.\nPlease enter the confirmation code to CSSM account: [0-9a-f]{8}\n\nOK\n$/);
-    expect(t.reservation().installed?.code).toBe(code);
+    expect((await t.reservation()).installed?.code).toBe(code);
   });
 
   it('re-indented XML (whitespace between tags) still verifies', async () => {
@@ -505,7 +524,7 @@ describe('Return', () => {
     const rc = returnCodeOf(out);
     expect(rc).toBe(makeReturnCode('installed', t.udi, piid, signatureBytes(parseAuthorizationCode(code))));
     expect(rc).toMatch(/^C[1-9A-HJ-NP-Za-km-z]{5}(-[1-9A-HJ-NP-Za-km-z]{6}){7}-[1-9A-HJ-NP-Za-km-z]{3}$/);
-    const r = t.reservation();
+    const r = await t.reservation();
     expect(r.installed).toBeNull();
     expect(r.lastReturnCode).toBe(rc);
     const status = await t.run('xStatus License Smart');
@@ -522,10 +541,10 @@ describe('Return', () => {
     const s = await slrReserved();
     const update = slrCode(s.t.udi, s.piid, { timestamp: T_ISSUED + 1 });
     await s.t.run(`${INSTALL} "${update}"`);
-    const confirmation = s.t.reservation().lastConfirmationCode;
+    const confirmation = (await s.t.reservation()).lastConfirmationCode;
     const rc = returnCodeOf(await s.t.run(RETURN));
     expect(rc).toBe(makeReturnCode('installed', s.t.udi, s.piid, signatureBytes(parseAuthorizationCode(update))));
-    expect(s.t.reservation().lastConfirmationCode).toBe(confirmation);
+    expect((await s.t.reservation()).lastConfirmationCode).toBe(confirmation);
   });
 
   it('is refused when nothing is installed', async () => {
@@ -541,7 +560,7 @@ describe('Return', () => {
     const { t } = await plrReserved();
     t.session.mode = 'json';
     const doc = JSON.parse(await t.run(RETURN)) as { CommandResponse: { LicenseSmartReservationReturnResult: { ReturnCode: { Value: string } } } };
-    expect(doc.CommandResponse.LicenseSmartReservationReturnResult.ReturnCode.Value).toBe(t.reservation().lastReturnCode);
+    expect(doc.CommandResponse.LicenseSmartReservationReturnResult.ReturnCode.Value).toBe((await t.reservation()).lastReturnCode);
   });
 });
 
@@ -552,17 +571,17 @@ describe('ReturnAuthorization', () => {
     expect(await t.run(CANCEL)).toBe(OK);
     const rc = returnCodeOf(await t.run(`${RETURN_AUTH} "${code}"`));
     expect(rc).toBe(makeReturnCode('unused', t.udi, piid, signatureBytes(parseAuthorizationCode(code))));
-    expect(t.reservation().lastReturnCode).toBe(rc);
-    expect(t.reservation().installed).toBeNull();
+    expect((await t.reservation()).lastReturnCode).toBe(rc);
+    expect((await t.reservation()).installed).toBeNull();
   });
 
   it('clears a matching request in progress, and leaves another one alone', async () => {
     const { t, piid } = await inProgress();
     const other = plrCode(t.udi, strangerPiid(t.udi));
     returnCodeOf(await t.run(`${RETURN_AUTH} ${other}`));
-    expect(t.reservation().request?.piid).toBe(piid);
+    expect((await t.reservation()).request?.piid).toBe(piid);
     returnCodeOf(await t.run(`${RETURN_AUTH} ${plrCode(t.udi, piid)}`));
-    expect(t.reservation().request).toBeNull();
+    expect((await t.reservation()).request).toBeNull();
   });
 
   it('works for a code of an earlier request while a reservation is installed', async () => {
@@ -572,7 +591,7 @@ describe('ReturnAuthorization', () => {
     const now = requestCodeOf(await t.run(REQUEST));
     await t.run(`${INSTALL} "${slrCode(t.udi, piidOf(t.udi, now))}"`);
     returnCodeOf(await t.run(`${RETURN_AUTH} ${unused}`));
-    expect(t.reservation().installed?.type).toBe('SLR');
+    expect((await t.reservation()).installed?.type).toBe('SLR');
   });
 
   it('refuses the installed code (use Return)', async () => {
@@ -601,19 +620,19 @@ describe('Cisco VCS (§5.3)', () => {
     ['Install', `${INSTALL} CAAAAA`],
     ['ReturnAuthorization', `${RETURN_AUTH} CAAAAA`],
   ] as const)('refuses %s', async (cmd, line) => {
-    const t = testDevice({ brand: 'VCS' });
+    const t = await testDevice({ brand: 'VCS' });
     expect(await refused(t, cmd, line, 'license.notAvailableOnVcs')).toBe(VCS);
   });
 
   it('refuses ReservationEnable', async () => {
-    const t = testDevice({ brand: 'VCS' });
+    const t = await testDevice({ brand: 'VCS' });
     expect(await refused(t, 'Config', ENABLE, 'license.notAvailableOnVcs')).toBe(VCS);
   });
 });
 
 describe('status before any reservation', () => {
   it('shows Not Reserved with empty codes', async () => {
-    const t = testDevice();
+    const t = await testDevice();
     expect(await t.run('xStatus License Smart Reservation')).toBe(
       [
         '*s License: /',

@@ -1,7 +1,4 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   buildPlrCode,
   buildSlrCode,
@@ -14,65 +11,85 @@ import {
   type Entitlement,
   type Udi,
 } from '../../src/codes/index.js';
-import { closeDatabases } from '../../src/cssm/db.js';
 import { Device } from '../../src/device/device.js';
-import { commandTree } from '../../src/device/index.js';
+import type { DeviceModel } from '../../src/device/model.js';
 import { readReservation, type ReservationSection } from '../../src/device/reservation-state.js';
-import type { Brand } from '../../src/device/state.js';
+import type { Brand, DeviceState } from '../../src/device/state.js';
+import { deviceModel } from '../../src/device/subsystems.js';
+import { isExshError } from '../../src/errors.js';
 import { seededRng } from '../../src/random.js';
 import { Session } from '../../src/shell/session.js';
-import type { OutputMode } from '../../src/xapi/parser.js';
+import type { OutputMode } from '../../src/xapi/types.js';
+import { cleanHomes as cleanDeviceHomes, tempHome as deviceTempHome, type TestDevice as DeviceTestDevice } from '../device/helpers.js';
 
 /** In-process fixtures: a device on a temporary home with a pinned clock and seed, and code signers. */
 
 export const NOW = new Date('2026-03-01T10:00:00.000Z');
 export const T_ISSUED = Date.parse('2026-03-01T09:00:00.000Z');
 
-const homes: string[] = [];
-
 export function tempHome(): string {
-  const home = mkdtempSync(join(tmpdir(), 'exsh-resv-'));
-  homes.push(home);
-  return home;
+  return deviceTempHome('exsh-resv-');
 }
 
+/** Closes the device stores (DocumentStore.closeAll) and the CSSM databases (closeDatabases), then removes the homes. */
 export function cleanHomes(): void {
-  closeDatabases();
-  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+  cleanDeviceHomes();
 }
 
-export interface TestDevice {
-  home: string;
-  device: Device;
-  session: Session;
+export interface TestDevice extends DeviceTestDevice {
   udi: Udi;
-  /** Runs one line (and optional multi-line body) and returns exactly what the session prints. */
-  run(line: string, body?: string): Promise<string>;
-  reservation(): Readonly<ReservationSection>;
-  /** The whole stored document, to assert that a refused command changed nothing. */
-  stored(): string;
+  /** The committed reservation section (its defaults when the device has none). */
+  reservation(): Promise<Readonly<ReservationSection>>;
 }
 
-export function testDevice(opts: { brand?: Brand; seed?: string; mode?: OutputMode; home?: string; name?: string } = {}): TestDevice {
+export interface TestDeviceOptions {
+  brand?: Brand;
+  seed?: string;
+  mode?: OutputMode;
+  home?: string;
+  name?: string;
+  /** The device model (default: the product's, deviceModel()); the first device opened on a home fixes it for that home. */
+  model?: DeviceModel;
+}
+
+export async function testDevice(opts: TestDeviceOptions = {}): Promise<TestDevice> {
   const home = opts.home ?? tempHome();
-  const device = new Device({
+  const model = opts.model ?? deviceModel();
+  const device = await Device.open({
     home,
     name: opts.name ?? 'expressway',
+    model,
     now: NOW,
     seed: opts.seed ?? '1',
     createAs: opts.brand ? { brand: opts.brand } : undefined,
   });
-  const state = device.ensure();
+  const state = await device.read();
   const { pid, serial, vid, hostId } = state.identity;
-  const session = new Session({ device, tree: commandTree(), mode: opts.mode });
+  const session = new Session({ device, mode: opts.mode });
+  const committed = async () => (await device.store.read(device.name))?.doc as DeviceState;
+  const stored = async () => JSON.stringify(await committed());
   return {
     home,
     device,
+    model,
     session,
     udi: { pid, serial, vid, hostId },
-    run: (line, body) => session.execute(body === undefined ? { line } : { line, body }),
-    reservation: () => readReservation(device.store.read()!),
-    stored: () => JSON.stringify(device.store.read()),
+    run: (line, body) => session.text(body === undefined ? { line } : { line, body }),
+    state: async () => structuredClone(await committed()),
+    stored,
+    reservation: async () => readReservation(await committed()),
+    mutate: async (fn) => (await device.change(fn)).result,
+    async refusal(fn) {
+      const before = await stored();
+      try {
+        await device.change(fn);
+      } catch (e) {
+        if (!isExshError(e)) throw e;
+        if ((await stored()) !== before) throw new Error(`${e.code}: the refused change was written`);
+        return e.code;
+      }
+      throw new Error('expected a refusal');
+    },
   };
 }
 
@@ -138,11 +155,7 @@ export const RMS_TERM: Entitlement = {
   subscriptionId: 'Sub123',
 };
 
-export function slrCode(
-  udi: Udi,
-  piid: string,
-  opts: { timestamp?: number; entitlements?: Entitlement[]; key?: KeyObject } = {},
-): string {
+export function slrCode(udi: Udi, piid: string, opts: { timestamp?: number; entitlements?: Entitlement[]; key?: KeyObject } = {}): string {
   return buildSlrCode(
     { flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: opts.timestamp ?? T_ISSUED, entitlements: opts.entitlements ?? [RMS] },
     udi,

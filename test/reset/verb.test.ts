@@ -2,46 +2,50 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/shell/session.js';
 import { cleanHomes, testDevice } from '../device/helpers.js';
 
-/** The factory-reset verb in a session whose front end can ask (the REPL's hook). */
+/** The factory-reset verb in a session whose front end can ask (the REPL's prompter). */
 
 afterEach(cleanHomes);
 
-function withAsk(session: Session, answers: Array<string | undefined>): string[] {
-  const prompts: string[] = [];
-  Object.assign(session, {
-    ask: async (prompt: string) => {
-      prompts.push(prompt);
+/** Answers the session's questions in turn, recording each as [preamble, question]. */
+function withAsk(session: Session, answers: Array<string | undefined>): Array<[string, string]> {
+  const prompts: Array<[string, string]> = [];
+  session.prompter = {
+    ask: async (preamble, question) => {
+      prompts.push([preamble, question]);
       return answers.shift();
     },
-  });
+  };
   return prompts;
 }
 
 describe('factory-reset in an interactive session', () => {
   it('asks through the session, banner first, re-asking a bad answer', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     const prompts = withAsk(d.session, ['maybe', 'yes', 'YES']);
     const out = await d.run('factory-reset -v');
     expect(prompts).toEqual([
-      '*****\nWarning! This operation resets the unit to factory default settings!\n*****\n\nTo cancel operation before final confirmation press Ctrl+C\nKeep brand and type of the device [YES/NO]? ',
-      'Please answer YES or NO.\nKeep brand and type of the device [YES/NO]? ',
-      '\nAre you sure you want to continue [YES/NO]? ',
+      [
+        '*****\nWarning! This operation resets the unit to factory default settings!\n*****\n\nTo cancel operation before final confirmation press Ctrl+C\n',
+        'Keep brand and type of the device [YES/NO]? ',
+      ],
+      ['Please answer YES or NO.\n', 'Keep brand and type of the device [YES/NO]? '],
+      ['\n', 'Are you sure you want to continue [YES/NO]? '],
     ]);
     expect(out).toBe('Factory reset done: kept brand and type; everything else was returned to factory default settings.\nThe system restarted as Cisco Expressway-C.\n\nOK\n');
-    expect(d.state().lastReset).toMatchObject({ count: 1 });
+    expect((await d.state()).lastReset).toMatchObject({ count: 1 });
   });
 
   it('Ctrl+C (no answer) cancels with nothing changed', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     withAsk(d.session, ['no', undefined]);
-    const before = d.stored();
+    const before = await d.stored();
     expect(await d.run('factory-reset -v')).toContain('Code: "reset.cancelled"');
-    expect(d.stored()).toBe(before);
+    expect(await d.stored()).toBe(before);
     expect(d.session.failures).toBe(1);
   });
 
   it('without a way to ask, the answers must be flags', async () => {
-    const d = testDevice();
+    const d = await testDevice();
     expect(await d.run('factory-reset -t --yes')).toContain('Code: "reset.missingAnswer"');
     expect(await d.run('factory-reset --help')).toContain('--discard <list>');
   });

@@ -1,48 +1,39 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Device } from '../../src/device/device.js';
-import { commandTree } from '../../src/device/index.js';
-import { Session } from '../../src/shell/session.js';
+import type { Session } from '../../src/shell/session.js';
+import { cleanHomes, testDevice } from '../device/helpers.js';
 import { parseRequest } from '../../src/xapi/parser.js';
 import { CommandTree, enumSpace, stringSpace } from '../../src/xapi/schema.js';
 
 /** Sessions in-process (§2.5, §2.6, §4, §5.4): help, feedback, secrets, the clock and evaluation. */
 
-const homes: string[] = [];
-afterAll(() => {
-  for (const h of homes) rmSync(h, { recursive: true, force: true });
-});
+afterAll(cleanHomes);
 
-function session(now = '2026-03-01T10:00:00Z'): Session {
-  const home = mkdtempSync(join(tmpdir(), 'exsh-session-'));
-  homes.push(home);
-  return new Session({ device: new Device({ home, name: 'expressway', now: new Date(now), seed: 's' }), tree: commandTree() });
+async function session(now = '2026-03-01T10:00:00Z'): Promise<Session> {
+  return (await testDevice({ now: new Date(now), seed: 's' })).session;
 }
 
 async function run(s: Session, ...lines: string[]): Promise<string> {
   let out = '';
-  for (const line of lines) out += await s.execute({ line });
+  for (const line of lines) out += await s.text({ line });
   return out;
 }
 
 describe('help (§2.5)', () => {
   it('? lists the verbs', async () => {
-    expect(await run(session(), '?')).toBe(
+    expect(await run((await session()), '?')).toBe(
       '- User Commands -\n\nxconfiguration  xcommand        xstatus         xpreferences\nxfeedback       echo            help            bye\nexit            factory-reset\n\nOK\n',
     );
   });
 
   it('xCommand ? and xStatus ? list the top-level nodes', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xCommand ?')).toBe('- User Commands -\n\nLicense         ServiceSelect   OptionKey       Simulator\n\nOK\n');
     expect(await run(s, 'xStatus ?')).toBe('- Status -\n\nSystemUnit      License         OptionKey       Alarm\nFactoryReset\n\nOK\n');
     expect(await run(s, 'xConfiguration ?')).toBe('- User Configurations -\n\nSystemUnit      IP              License         Services\n\nOK\n');
   });
 
   it('a subtree ? shows value spaces; a command ? its parameters', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xconf lic sm transp prox ?')).toBe(
       [
         '*? xConfiguration License Smart Transport Proxy Address: <S: 0, 1024>',
@@ -61,7 +52,7 @@ describe('help (§2.5)', () => {
   });
 
   it('xStatus <path> ? lists the leaves', async () => {
-    expect(await run(session(), 'xStatus SystemUnit UDI ?')).toBe(
+    expect(await run((await session()), 'xStatus SystemUnit UDI ?')).toBe(
       '*? xStatus SystemUnit UDI ProductId\n*? xStatus SystemUnit UDI SerialNumber\n*? xStatus SystemUnit UDI VersionId\n*? xStatus SystemUnit UDI HostIdentifier\n\nOK\n',
     );
   });
@@ -69,7 +60,7 @@ describe('help (§2.5)', () => {
 
 describe('configuration (§4)', () => {
   it('never prints the proxy password back', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xConfiguration License Smart Transport Proxy Password')).toBe('*c xConfiguration License Smart Transport Proxy Password: ""\n\nOK\n');
     await run(s, 'xConfiguration License Smart Transport Proxy Password: "s3cret"');
     const all = await run(s, 'xConfiguration', 'xConfiguration License Smart Transport Proxy');
@@ -80,7 +71,7 @@ describe('configuration (§4)', () => {
   });
 
   it('a rejected value changes nothing', async () => {
-    const s = session();
+    const s = await session();
     await run(s, 'xConfiguration License Smart Transport Proxy Port: 8080');
     expect(await run(s, 'xConfiguration License Smart Transport Proxy Port: 70000')).toContain('ERROR');
     expect(await run(s, 'xConfiguration License Smart Transport Proxy Port')).toBe('*c xConfiguration License Smart Transport Proxy Port: 8080\n\nOK\n');
@@ -90,7 +81,7 @@ describe('configuration (§4)', () => {
 
 describe('feedback (§2.6)', () => {
   it('pushes changed configuration leaves after the reply, then stops after deregister', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xFeedback register /Configuration/SystemUnit')).toBe('\nOK\n');
     expect(await run(s, 'xFeedback list')).toBe('/Configuration/SystemUnit\n** end\n\nOK\n');
     expect(await run(s, 'xConfiguration SystemUnit Name: "fb"')).toBe('\nOK\n*c xConfiguration SystemUnit Name: "fb"\n** end\n');
@@ -101,7 +92,7 @@ describe('feedback (§2.6)', () => {
   });
 
   it('pushes a registered status subtree in JSON without a ResultId', async () => {
-    const s = session();
+    const s = await session();
     s.mode = 'json';
     expect(await run(s, 'xfeedback register /status/license/smart/reservation | resultId="1"')).toBe('{\n"ResultId":"1"\n}\n');
     const out = await run(s, 'xConfiguration License Smart ReservationEnable: On | resultId="2"');
@@ -115,7 +106,7 @@ describe('feedback (§2.6)', () => {
 
 describe('clock and evaluation (§5.4)', () => {
   it('Advance and Set move the simulated clock; Set refuses to go back', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xCommand Simulator Clock Advance Days: 1 Hours: 2 Minutes: 3')).toContain('Time: "2026-03-02T12:03:00Z"');
     expect(await run(s, 'xCommand Simulator Clock Set Time: "2026-04-01T00:00:00Z"')).toContain('Time: "2026-04-01T00:00:00Z"');
     const back = await run(s, 'xCommand Simulator Clock Set Time: "2026-01-01T00:00:00Z"');
@@ -125,7 +116,7 @@ describe('clock and evaluation (§5.4)', () => {
   });
 
   it('the 90-day evaluation counts down, then expires', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xStatus License Smart Evaluation DaysRemaining')).toContain('DaysRemaining: 90');
     expect(await run(s, 'xStatus License Smart Authorization Status')).toContain('Status: "Evaluation Mode"');
     await run(s, 'xCommand Simulator Clock Advance Days: 89 Hours: 12');
@@ -156,7 +147,7 @@ describe('repeated keys (§2.2)', () => {
 
 describe('xml mode', () => {
   it('switches with xPreferences and wraps replies in XmlDoc', async () => {
-    const s = session();
+    const s = await session();
     expect(await run(s, 'xPreferences OutputMode xml')).toBe('');
     expect(await run(s, 'xStatus SystemUnit Product | resultId="x"')).toBe(
       '<XmlDoc resultId="x">\n  <Status>\n    <SystemUnit>\n      <Product>Cisco Expressway-C</Product>\n    </SystemUnit>\n  </Status>\n</XmlDoc>\n',

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { commandTree } from '../../src/device/index.js';
+import { deviceModel } from '../../src/device/subsystems.js';
 import { lex } from '../../src/xapi/lexer.js';
 import { parseRequest, RequestError } from '../../src/xapi/parser.js';
 import type { ParamValues } from '../../src/xapi/schema.js';
 
-const tree = commandTree();
+const tree = deviceModel().tree;
 
 describe('lexer', () => {
   const cases: [string, ReturnType<typeof lex>][] = [

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ExshError } from '../errors.js';
+import { StoreError, ExshError } from './errors.js';
+import { packageFile } from './paths.js';
 
 /** What a licence is for; the device maps consumption and PLR variants by kind, not by name. */
 export type LicenceKind =
@@ -41,15 +42,13 @@ let cached: Catalogue | undefined;
 /** The fixed licence catalogue of §6.6 (fixtures/catalogue.json), validated once per process. */
 export function loadCatalogue(): Catalogue {
   if (cached) return cached;
-  const url = new URL('../../fixtures/catalogue.json', import.meta.url);
-  const raw: unknown = JSON.parse(readFileSync(url, 'utf8'));
+  const raw: unknown = JSON.parse(readFileSync(packageFile('fixtures/catalogue.json'), 'utf8'));
   cached = validate(raw);
   return cached;
 }
 
 function validate(raw: unknown): Catalogue {
-  const bad = (why: string): ExshError =>
-    new ExshError('cssm.catalogueInvalid', `The licence catalogue fixtures/catalogue.json is invalid: ${why}.`, 3);
+  const bad = (why: string): StoreError => new StoreError('cssm.catalogueInvalid', `The licence catalogue fixtures/catalogue.json is invalid: ${why}.`);
   if (typeof raw !== 'object' || raw === null) throw bad('not an object');
   const r = raw as Record<string, unknown>;
   if (typeof r.version !== 'number' || typeof r.productType !== 'string' || !Array.isArray(r.entitlements)) {

@@ -1,26 +1,26 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { registerSubcommands } from '../cli.js';
-import type { CliContext } from '../context.js';
-import { writePrivateFile } from '../device/store.js';
+import { formatUdi } from '../codes/udi.js';
+import { createBackup, parseBackup, restoreBackup, serializeBackup } from '../device/backup.js';
 import { ExshError } from '../errors.js';
+import { readFileCapped, writePrivateFile } from '../files.js';
+import type { CliContext } from './context.js';
 
 /**
  * `exsh backup create <file>` / `exsh backup restore <file>` (§8.4). Files hold the
  * whole device, proxy password included, so they are written 0600 and atomically.
  */
 
+/** A backup of the largest device exsh can hold fits many times over; /dev/zero does not. */
+const MAX_BACKUP_BYTES = 16 * 1024 * 1024;
+
 export async function backupCreate(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
-  const { commandTree } = await import('../device/index.js');
-  const { createBackup, serializeBackup } = await import('../device/backup.js');
-  const { formatUdi } = await import('../codes/udi.js');
-  commandTree();
   const path = resolve(file);
   if (!opts.force && statSync(path, { throwIfNoEntry: false })) {
     throw new ExshError('backup.exists', `${file} already exists; give --force to replace it.`);
   }
-  const device = ctx.device();
-  const doc = device.view((d) => createBackup(d.state, device.name, d.now()));
+  const device = await ctx.device();
+  const doc = await device.view((d) => createBackup(d.state, device.name, d.now()));
   try {
     writePrivateFile(path, serializeBackup(doc));
   } catch (e) {
@@ -30,19 +30,19 @@ export async function backupCreate(ctx: CliContext, file: string, opts: { force?
 }
 
 export async function backupRestore(ctx: CliContext, file: string): Promise<void> {
-  const { commandTree } = await import('../device/index.js');
-  const { parseBackup, restoreBackup } = await import('../device/backup.js');
-  commandTree();
   let text: string;
   try {
-    text = readFileSync(resolve(file), 'utf8');
+    const bytes = readFileCapped(resolve(file), MAX_BACKUP_BYTES);
+    if (bytes === undefined) throw new ExshError('backup.tooLarge', `${file} is larger than ${MAX_BACKUP_BYTES} bytes: it is not an exsh backup; nothing was restored.`);
+    text = bytes.toString('utf8');
   } catch (e) {
+    if (e instanceof ExshError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new ExshError('backup.unreadable', `Cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
   }
-  const doc = parseBackup(text, file);
-  const device = ctx.device();
-  const o = device.mutate((d) => restoreBackup(d, doc));
+  const doc = parseBackup(text, file, ctx.model);
+  const device = await ctx.device();
+  const { result: o } = await device.change((d) => restoreBackup(d, ctx.model, doc));
   const out = ctx.io.stdout;
   if (o.sameSystem) {
     out.write(`Restored ${file} onto device '${device.name}': the same system (UDI ${o.targetUdi}); smart licensing registration and reservation were restored.\n`);
@@ -55,18 +55,3 @@ export async function backupRestore(ctx: CliContext, file: string): Promise<void
     }
   }
 }
-
-registerSubcommands((program, getCtx) => {
-  const backup = program.command('backup').description('back up a device to a file, or restore one');
-  backup
-    .command('create')
-    .description('write the device (configuration, licensing, identity) to a file, mode 0600')
-    .argument('<file>', 'the backup file')
-    .option('--force', 'replace the file if it exists')
-    .action(async (file: string, opts: { force?: boolean }) => backupCreate(getCtx(), file, opts));
-  backup
-    .command('restore')
-    .description('restore a backup: the same system gets its registration back; a different one must register again')
-    .argument('<file>', 'the backup file')
-    .action(async (file: string) => backupRestore(getCtx(), file));
-});

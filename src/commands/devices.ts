@@ -1,0 +1,80 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatUdi } from '../codes/udi.js';
+import { Device } from '../device/device.js';
+import type { Brand, ProductType } from '../device/state.js';
+import { productName } from '../device/systemunit.js';
+import { ExshError, StoreError, usageError } from '../errors.js';
+import { formatTable } from '../table.js';
+import type { CliContext } from './context.js';
+
+/** `exsh devices list | create | show | remove`. */
+
+interface Listed {
+  name: string;
+  product: string;
+  serial: string;
+  hostId: string;
+  problem?: string;
+}
+
+export async function devicesList(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
+  const store = await ctx.store();
+  const names = await store.names();
+  const rows: Listed[] = [];
+  let corrupt: StoreError | undefined;
+  for (const name of names) {
+    try {
+      const stored = await store.read(name);
+      const s = stored?.doc;
+      rows.push({ name, product: s ? productName(s) : '', serial: s?.identity.serial ?? '', hostId: s?.identity.hostId ?? '' });
+    } catch (e) {
+      // The same validation as every other command: a corrupt device is listed as such, and the run fails.
+      if (!(e instanceof StoreError)) throw e;
+      corrupt ??= e;
+      rows.push({ name, product: '(corrupt)', serial: '', hostId: '', problem: e.message });
+    }
+  }
+  if (opts.json) ctx.io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (rows.length === 0) ctx.io.stdout.write(`No devices under ${ctx.home}; one is created on first use.\n`);
+  else ctx.io.stdout.write(`${formatTable(['Name', 'Product', 'Serial', 'HostId'], rows.map((r) => [r.name, r.product, r.serial, r.hostId]))}\n`);
+  if (corrupt) throw corrupt;
+  return 0;
+}
+
+export async function devicesCreate(ctx: CliContext, name: string, opts: { brand: Brand; type?: ProductType }): Promise<number> {
+  if (opts.brand === 'VCS' && opts.type !== undefined) {
+    throw usageError('device.typeNotForVcs', 'A Cisco VCS has no Expressway type: leave out --type, or use --brand Expressway.');
+  }
+  const device = await ctx.device(name, { brand: opts.brand, type: opts.type ?? 'ExpresswayC' });
+  if (await device.exists()) throw new ExshError('device.exists', `Device '${name}' already exists under ${ctx.home}.`);
+  const state = await device.read();
+  ctx.io.stdout.write(`Created device '${name}': ${productName(state)}, UDI ${formatUdi(state.identity)}.\n`);
+  return 0;
+}
+
+async function existing(ctx: CliContext, name: string): Promise<Device> {
+  const device = await ctx.device(name);
+  if (!(await device.exists())) throw new ExshError('device.notFound', `No device '${name}' under ${ctx.home}.`);
+  return device;
+}
+
+/** The stored document, secrets masked. */
+export async function devicesShow(ctx: CliContext, name: string, opts: { json?: boolean }): Promise<number> {
+  const device = await existing(ctx, name);
+  const state = await device.read();
+  const doc = JSON.stringify(ctx.model.masked(state), null, 2);
+  if (!opts.json) {
+    ctx.io.stdout.write(`Device '${name}': ${productName(state)}, UDI ${formatUdi(state.identity)}, stored in ${device.store.path}.\n`);
+  }
+  ctx.io.stdout.write(`${doc}\n`);
+  return 0;
+}
+
+export async function devicesRemove(ctx: CliContext, name: string): Promise<number> {
+  const device = await ctx.device(name);
+  if (!(await device.remove())) throw new ExshError('device.notFound', `No device '${name}' under ${ctx.home}.`);
+  rmSync(join(ctx.home, 'history', `${name}.history`), { force: true });
+  ctx.io.stdout.write(`Removed device '${name}'.\n`);
+  return 0;
+}

@@ -1,0 +1,25 @@
+import { alarms } from './alarms.js';
+import { brand } from './brand.js';
+import { licensing } from './licensing.js';
+import { buildModel, type DeviceModel, type Subsystem } from './model.js';
+import { optionKeys } from './optionkeys.js';
+import { reservation } from './reservation.js';
+import { factoryReset } from './reset.js';
+import { simulator } from './simulator.js';
+import { systemUnit } from './systemunit.js';
+import { trust } from './trust-state.js';
+
+/**
+ * Every subsystem of the simulated Expressway, in the order help and status list them.
+ * Reservation comes before licensing: its ReservationEnable leads the License Smart
+ * settings, as in the device's own listing (§3.1).
+ */
+export const SUBSYSTEMS: readonly Subsystem[] = [systemUnit, reservation, licensing, brand, optionKeys, trust, alarms, factoryReset, simulator];
+
+let model: DeviceModel | undefined;
+
+/** The device model built from SUBSYSTEMS (once per process). */
+export function deviceModel(): DeviceModel {
+  model ??= buildModel(SUBSYSTEMS);
+  return model;
+}
