@@ -84,11 +84,12 @@ export function buildProgram(io: Io, run: <K extends CommandName>(name: K, args:
   program
     .description('A simulator of the Cisco Expressway administrator shell for Smart Licensing, with a simulated CSSM.')
     .usage('[options] [command]')
-    .addOption(new Option('--home <dir>', 'where all state lives').env('EXSH_HOME'))
-    .addOption(new Option('--device <name>', 'which simulated device').env('EXSH_DEVICE').default('expressway'))
+    // The EXSH_* variables are read from the injected environment (createContext), not by commander.
+    .addOption(new Option('--home <dir>', 'where all state lives (env: EXSH_HOME; default: ~/.config/exsh)'))
+    .addOption(new Option('--device <name>', 'which simulated device (env: EXSH_DEVICE; default: expressway)'))
     .addOption(new Option('--output <mode>', 'start in this output mode').choices(['terminal', 'json', 'xml']).default('terminal'))
-    .addOption(new Option('--now <iso>', 'pin the simulated clock (the stored offset still applies)').env('EXSH_NOW'))
-    .addOption(new Option('--seed <n>', 'deterministic identities and nonces').env('EXSH_SEED'))
+    .addOption(new Option('--now <iso>', 'pin the simulated clock (the stored offset still applies) (env: EXSH_NOW)'))
+    .addOption(new Option('--seed <n>', 'deterministic identities and nonces (env: EXSH_SEED)'))
     .option('--no-color', 'plain output (also NO_COLOR)')
     .option('-c, --command <line>', 'run this line (repeatable), then exit', collect, [])
     .option('--fail-fast', 'stop at the first line that ends in ERROR')

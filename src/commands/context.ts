@@ -20,7 +20,7 @@ export interface Io {
 /** The global options as commander parsed them. */
 export interface GlobalOptions {
   home?: string;
-  device: string;
+  device?: string;
   output: OutputMode;
   now?: string;
   seed?: string;
@@ -81,20 +81,29 @@ export function parseLockTimeout(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+/** An EXSH_* variable; set but empty counts as not set. */
+function fromEnv(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
 export function createContext(opts: GlobalOptions, io: Io): CliContext {
   if (opts.home !== undefined && opts.home.trim() === '') {
     throw usageError('cli.badHome', 'The home directory is empty: give --home (or EXSH_HOME) a directory, or leave it out for the default.');
   }
-  const home = resolve(opts.home ?? defaultHome(io.env));
-  const now = opts.now !== undefined ? parseNow(opts.now) : undefined;
+  const env = io.env;
+  const home = resolve(opts.home ?? fromEnv(env, 'EXSH_HOME') ?? defaultHome(env));
+  const nowText = opts.now ?? fromEnv(env, 'EXSH_NOW');
+  const now = nowText !== undefined ? parseNow(nowText) : undefined;
+  const deviceName = opts.device ?? fromEnv(env, 'EXSH_DEVICE') ?? 'expressway';
   const color = opts.color !== false && io.env.NO_COLOR === undefined && io.stdout.isTTY === true;
   const lockTimeoutMs = parseLockTimeout(io.env.EXSH_LOCK_TIMEOUT);
-  const seed = opts.seed;
+  const seed = opts.seed ?? fromEnv(env, 'EXSH_SEED');
   const model = deviceModel();
   return {
     io,
     home,
-    deviceName: opts.device,
+    deviceName,
     output: opts.output,
     now,
     seed,
@@ -104,7 +113,7 @@ export function createContext(opts: GlobalOptions, io: Io): CliContext {
     lockTimeoutMs,
     model,
     store: () => openDeviceStore(home, model, { lockTimeoutMs }),
-    device: (name, createAs) => Device.open({ home, name: name ?? opts.device, model, now, seed, lockTimeoutMs, createAs }),
+    device: (name, createAs) => Device.open({ home, name: name ?? deviceName, model, now, seed, lockTimeoutMs, createAs }),
     clock: () => now ?? new Date(),
     rng: (label) => (seed === undefined ? systemRng : seededRng(seed, label)),
   };

@@ -93,6 +93,8 @@ export class Device {
   private readonly realClock: () => number;
   private readonly createAs: { brand?: Brand; type?: ProductType };
   private bursting = false;
+  /** What a burst's reads see before its first change: one snapshot for the whole burst. */
+  private snapshot: DeviceState | undefined;
   private tx: { open: OpenTransaction<DeviceState>; draft: DeviceState; dirty: boolean } | undefined;
   /** Set when this object created the device on first use. */
   created = false;
@@ -142,9 +144,14 @@ export class Device {
   /** The current state (the burst's draft, or what is committed), creating the device on first use (§5.1). */
   async read(): Promise<DeviceState> {
     if (this.tx) return this.tx.draft;
+    if (this.snapshot) return this.snapshot;
     const stored = await this.store.read(this.name);
     this.settled = true;
-    if (stored) return stored.doc;
+    if (stored) {
+      // A burst runs as of its start: its reads need not ask the database again.
+      if (this.bursting) this.snapshot = stored.doc;
+      return stored.doc;
+    }
     return this.store.transaction((tx) => {
       const again = tx.get(this.name);
       if (again) return again.doc;
@@ -272,11 +279,13 @@ export class Device {
       throw e;
     } finally {
       this.bursting = false;
+      this.snapshot = undefined;
     }
   }
 
   /** Commits the burst's changes so far (synchronously) and releases the lock. */
   flush(): void {
+    this.snapshot = undefined;
     const tx = this.tx;
     if (!tx) return;
     this.tx = undefined;
