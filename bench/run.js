@@ -81,7 +81,14 @@ try {
   if (!installed.stdout.startsWith('Authorization code installed.')) throw new Error(`install failed: ${installed.stdout}`);
   const big = batchRates(home, 'slr50');
   report('batch read lines/s, 50-entitlement SLR', big.read, 'lines/s', `${plain.read.toFixed(0)}/s without`, plain.read / big.read, '<= 2.0 (slowdown)');
-  report('batch state-changing lines/s, 50-entitlement SLR', big.write, 'lines/s', `${plain.write.toFixed(0)}/s without`, plain.write / big.write, '<= 2.0 (slowdown)');
+  report(
+    'batch state-changing lines/s, 50-entitlement SLR',
+    big.write,
+    'lines/s',
+    `${plain.write.toFixed(0)}/s without`,
+    plain.write / big.write,
+    '<= 2.0 (slowdown)',
+  );
 
   // In-process figures from the subsystems' own bench functions.
   const installs = await benchLib.benchInstalls(4000);

@@ -3,15 +3,7 @@ import { StoreError, ExshError } from './errors.js';
 import { packageFile } from './paths.js';
 
 /** What a licence is for; the device maps consumption and PLR variants by kind, not by name. */
-export type LicenceKind =
-  | 'rms'
-  | 'room'
-  | 'desktop'
-  | 'plr'
-  | 'plr-export'
-  | 'aas'
-  | 'ucm-enhanced'
-  | 'ucm-enhanced-plus';
+export type LicenceKind = 'rms' | 'room' | 'desktop' | 'plr' | 'plr-export' | 'aas' | 'ucm-enhanced' | 'ucm-enhanced-plus';
 
 export type LicenceType = 'PERPETUAL' | 'TERM';
 
@@ -32,9 +24,7 @@ export interface Catalogue {
   entitlements: CatalogueEntry[];
 }
 
-const KINDS: ReadonlySet<string> = new Set<LicenceKind>([
-  'rms', 'room', 'desktop', 'plr', 'plr-export', 'aas', 'ucm-enhanced', 'ucm-enhanced-plus',
-]);
+const KINDS: ReadonlySet<string> = new Set<LicenceKind>(['rms', 'room', 'desktop', 'plr', 'plr-export', 'aas', 'ucm-enhanced', 'ucm-enhanced-plus']);
 const TAG = /^regid\.\d{4}-\d{2}\.com\.cisco\.[A-Z0-9_]+,\d+\.\d+_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let cached: Catalogue | undefined;
@@ -93,7 +83,8 @@ export function resolveLicence(name: string): CatalogueEntry {
   const exact = entries.find((e) => e.displayName.toLowerCase() === wanted);
   if (exact) return exact;
   const prefixed = entries.filter((e) => e.displayName.toLowerCase().startsWith(wanted));
-  if (prefixed.length === 1) return prefixed[0]!;
+  const [only, ...more] = prefixed;
+  if (only && more.length === 0) return only;
   if (prefixed.length > 1) {
     throw new ExshError(
       'cssm.ambiguousLicence',

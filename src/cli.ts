@@ -269,7 +269,10 @@ export function reportError(e: unknown, io: Io): number {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
     // A command group without its subcommand: commander printed the group's help.
     if (e.code === 'commander.help') return 2;
-    const sentence = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+    const sentence = e.message
+      .replace(/^error: /, '')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim();
     io.stderr.write(`${formatDiagnostic(usageError(e.code, sentence.endsWith('.') || sentence.endsWith(')') ? sentence : `${sentence}.`))}\n`);
     return 2;
   }

@@ -120,10 +120,14 @@ export function checkPrivateDir(dir: string, what = 'The directory', allowSymlin
   try {
     st = lstatSync(dir);
     if (st.isSymbolicLink()) {
-      if (!allowSymlink) throw storeError('home.symlink', `${what} ${dir} is a symbolic link, so exsh will not use it. Remove it, or choose another directory with --home.`);
+      if (!allowSymlink)
+        throw storeError('home.symlink', `${what} ${dir} is a symbolic link, so exsh will not use it. Remove it, or choose another directory with --home.`);
       const uid = currentUid();
       if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
-        throw storeError('home.notOwned', `${what} ${dir} is a symbolic link owned by another user (uid ${st.uid}), so exsh will not use it. Choose another directory with --home or EXSH_HOME.`);
+        throw storeError(
+          'home.notOwned',
+          `${what} ${dir} is a symbolic link owned by another user (uid ${st.uid}), so exsh will not use it. Choose another directory with --home or EXSH_HOME.`,
+        );
       }
       st = statSync(dir);
     }

@@ -12,10 +12,7 @@ export function parseAuthorizationCode(text: string): AuthorizationCode {
   if (canonical === '') throw new ExshError('code.parse', 'The authorization code is empty.');
   if (canonical.startsWith('<')) return parseSlrCode(canonical);
   if (canonical.startsWith('C')) return parsePlrCode(canonical);
-  throw new ExshError(
-    'code.parse',
-    'The authorization code is neither SLR XML (starting with <specificPLR>) nor a PLR code (starting with C).',
-  );
+  throw new ExshError('code.parse', 'The authorization code is neither SLR XML (starting with <specificPLR>) nor a PLR code (starting with C).');
 }
 
 /**
@@ -27,10 +24,7 @@ export function verifySignature(code: AuthorizationCode, deviceUdi: Udi, trusted
   const data = code.type === 'SLR' ? code.signedBytes : plrSignedBytes(code.payload, deviceUdi);
   for (const key of trusted) {
     try {
-      const ok =
-        code.type === 'SLR'
-          ? verify('sha256', data, key, code.signature)
-          : verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, code.signature);
+      const ok = code.type === 'SLR' ? verify('sha256', data, key, code.signature) : verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, code.signature);
       if (ok) return true;
     } catch {
       // A key of another type or curve in the trust store cannot have signed this code.

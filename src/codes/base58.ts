@@ -35,10 +35,7 @@ export function decodeBase58(s: string): Buffer {
     const code = s.charCodeAt(i);
     const v = code < 128 ? (DIGIT_VALUE[code] ?? -1) : -1;
     if (v < 0) {
-      throw new ExshError(
-        'code.base58InvalidDigit',
-        `'${s[i]}' at position ${i + 1} is not a Base58 digit (Base58 has no 0, O, I or l).`,
-      );
+      throw new ExshError('code.base58InvalidDigit', `'${s[i]}' at position ${i + 1} is not a Base58 digit (Base58 has no 0, O, I or l).`);
     }
     n = n * BIG58 + BigInt(v);
   }

@@ -37,7 +37,7 @@ export function buildPlrCode(p: PlrPayload, u: Udi, key: KeyObject): string {
     throw new ExshError('code.build', 'Cannot build the PLR authorization code: the timestamp must be epoch milliseconds.');
   }
   const signature = sign('sha256', plrSignedBytes(p, u), { key, dsaEncoding: 'ieee-p1363' });
-  return groupWithDashes('C' + encodeBase58(Buffer.concat([plrFields(p), signature])));
+  return groupWithDashes(`C${encodeBase58(Buffer.concat([plrFields(p), signature]))}`);
 }
 
 function parseError(why: string): ExshError {

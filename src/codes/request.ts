@@ -56,7 +56,9 @@ export function parseRequestCode(code: string): { udi: Udi; nonce: string } {
  * bits of SHA-256("exsh/piid" ‖ UDI ‖ nonce), so CSSM and the device derive it alike.
  */
 export function derivePiid(u: Udi, nonce: string): string {
-  const h = createHash('sha256').update(`exsh/piid${formatUdi(u)}${nonce}`, 'utf8').digest();
+  const h = createHash('sha256')
+    .update(`exsh/piid${formatUdi(u)}${nonce}`, 'utf8')
+    .digest();
   const b = Buffer.from(h.subarray(0, 16));
   b.writeUInt8((b.readUInt8(6) & 0x0f) | 0x80, 6);
   b.writeUInt8((b.readUInt8(8) & 0x3f) | 0x80, 8);

@@ -22,7 +22,10 @@ const CHECK_LENGTH = 3;
 const RETURN_BYTES = 1 + DIGEST_LENGTH + CHECK_LENGTH;
 
 function returnDigest(kind: ReturnKind, u: Udi, piid: string, sig: Buffer): Buffer {
-  return createHash('sha256').update(`exsh/return${kind}${formatUdi(u)}${piid}`, 'utf8').update(sig).digest();
+  return createHash('sha256')
+    .update(`exsh/return${kind}${formatUdi(u)}${piid}`, 'utf8')
+    .update(sig)
+    .digest();
 }
 
 function check(head: Buffer): Buffer {
@@ -31,7 +34,7 @@ function check(head: Buffer): Buffer {
 
 export function makeReturnCode(kind: ReturnKind, u: Udi, piid: string, sig: Buffer): string {
   const head = Buffer.concat([Buffer.from([MARKER[kind]]), returnDigest(kind, u, piid, sig)]);
-  return groupWithDashes('C' + encodeBase58(Buffer.concat([head, check(head)])));
+  return groupWithDashes(`C${encodeBase58(Buffer.concat([head, check(head)]))}`);
 }
 
 function mistyped(why: string): ExshError {

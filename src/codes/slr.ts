@@ -15,9 +15,7 @@ const MIN_DER = 70;
 const MAX_DER = 72;
 
 const AUTH_ORDER = ['flag', 'version', 'piid', 'timestamp', 'entitlements'] as const;
-const ENTITLEMENT_ORDER = [
-  'tag', 'count', 'startDate', 'endDate', 'licenseType', 'displayName', 'tagDescription', 'subscriptionID',
-] as const;
+const ENTITLEMENT_ORDER = ['tag', 'count', 'startDate', 'endDate', 'licenseType', 'displayName', 'tagDescription', 'subscriptionID'] as const;
 const ROOT_ORDER = ['authorizationCode', 'signature', 'udi'] as const;
 
 // ---------------------------------------------------------------- building
@@ -140,11 +138,7 @@ function elementsOf(nodes: XmlNode[], parent: string): Element[] {
 }
 
 /** Exactly the elements `order`, in that order, under `parent`. */
-function sequence<const N extends readonly string[]>(
-  nodes: XmlNode[],
-  parent: string,
-  order: N,
-): Record<N[number], XmlNode[]> {
+function sequence<const N extends readonly string[]>(nodes: XmlNode[], parent: string, order: N): Record<N[number], XmlNode[]> {
   const found = elementsOf(nodes, parent);
   const out = {} as Record<N[number], XmlNode[]>;
   order.forEach((want, i) => {
@@ -258,10 +252,7 @@ export function parseSlrCode(canonical: string): Extract<AuthorizationCode, { ty
     throw parseError(`<udi> '${udi}' is not a UDI like P:Expressway,S:<serial>,V:<vid>,H:<hostid>`);
   }
 
-  const signedBytes = Buffer.from(
-    slice(canonical, '<authorizationCode>', '</authorizationCode>') + slice(canonical, '<udi>', '</udi>'),
-    'utf8',
-  );
+  const signedBytes = Buffer.from(slice(canonical, '<authorizationCode>', '</authorizationCode>') + slice(canonical, '<udi>', '</udi>'), 'utf8');
   return {
     type: 'SLR',
     payload: { flag, version, piid, timestamp, entitlements },

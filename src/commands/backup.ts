@@ -33,7 +33,8 @@ export async function backupRestore(ctx: CliContext, file: string): Promise<void
   let text: string;
   try {
     const bytes = readFileCapped(resolve(file), MAX_BACKUP_BYTES);
-    if (bytes === undefined) throw new ExshError('backup.tooLarge', `${file} is larger than ${MAX_BACKUP_BYTES} bytes: it is not an exsh backup; nothing was restored.`);
+    if (bytes === undefined)
+      throw new ExshError('backup.tooLarge', `${file} is larger than ${MAX_BACKUP_BYTES} bytes: it is not an exsh backup; nothing was restored.`);
     text = bytes.toString('utf8');
   } catch (e) {
     if (e instanceof ExshError) throw e;
@@ -45,9 +46,13 @@ export async function backupRestore(ctx: CliContext, file: string): Promise<void
   const { result: o } = await device.change((d) => restoreBackup(d, ctx.model, doc));
   const out = ctx.io.stdout;
   if (o.sameSystem) {
-    out.write(`Restored ${file} onto device '${device.name}': the same system (UDI ${o.targetUdi}); smart licensing registration and reservation were restored.\n`);
+    out.write(
+      `Restored ${file} onto device '${device.name}': the same system (UDI ${o.targetUdi}); smart licensing registration and reservation were restored.\n`,
+    );
   } else {
-    out.write(`Restored ${file} (made on UDI ${o.backupUdi}) onto device '${device.name}', a different system (UDI ${o.targetUdi}); this system kept its identity.\n`);
+    out.write(
+      `Restored ${file} (made on UDI ${o.backupUdi}) onto device '${device.name}', a different system (UDI ${o.targetUdi}); this system kept its identity.\n`,
+    );
     if (o.smartLicensing) {
       out.write(
         `Smart Licensing is on, but registration and reservation were not restored${o.smartLicensingDropped ? ' (the backup had some)' : ''}: register this product again.\n`,

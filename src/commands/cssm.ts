@@ -72,7 +72,10 @@ export async function cssmInit(ctx: CliContext, o: InitOptions): Promise<void> {
   if (r.authority === 'demo') {
     line(out, `Codes are signed by the built-in demo authority (fingerprint ${r.fingerprint}); devices trust it out of the box.`);
   } else {
-    line(out, `Codes are signed by the private authority key ${r.authorityKeyPath} (fingerprint ${r.fingerprint}); add this public key to each device's trust store:`);
+    line(
+      out,
+      `Codes are signed by the private authority key ${r.authorityKeyPath} (fingerprint ${r.fingerprint}); add this public key to each device's trust store:`,
+    );
     out.write(r.publicKeyPem.endsWith('\n') ? r.publicKeyPem : `${r.publicKeyPem}\n`);
   }
 }
@@ -157,7 +160,9 @@ export async function cssmInstances(ctx: CliContext, o: { virtualAccount?: strin
         r.status,
         r.virtualAccount,
         formatContact(r.lastContact),
-        r.licenses.map((l) => `${l.license}: ${l.reserved}${l.pending !== undefined && l.pending !== l.reserved ? ` (${l.pending} in transit)` : ''}`).join(', '),
+        r.licenses
+          .map((l) => `${l.license}: ${l.reserved}${l.pending !== undefined && l.pending !== l.reserved ? ` (${l.pending} in transit)` : ''}`)
+          .join(', '),
       ]),
     ),
   );

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatUdi } from '../codes/udi.js';
-import { Device } from '../device/device.js';
+import type { Device } from '../device/device.js';
 import type { Brand, ProductType } from '../device/state.js';
 import { productName } from '../device/systemunit.js';
 import { ExshError, StoreError, usageError } from '../errors.js';
@@ -37,7 +37,13 @@ export async function devicesList(ctx: CliContext, opts: { json?: boolean }): Pr
   }
   if (opts.json) ctx.io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length === 0) ctx.io.stdout.write(`No devices under ${ctx.home}; one is created on first use.\n`);
-  else ctx.io.stdout.write(`${formatTable(['Name', 'Product', 'Serial', 'HostId'], rows.map((r) => [r.name, r.product, r.serial, r.hostId]))}\n`);
+  else
+    ctx.io.stdout.write(
+      `${formatTable(
+        ['Name', 'Product', 'Serial', 'HostId'],
+        rows.map((r) => [r.name, r.product, r.serial, r.hostId]),
+      )}\n`,
+    );
   if (corrupt) throw corrupt;
   return 0;
 }

@@ -25,8 +25,7 @@ export function benchReservations(n: number): BenchResult {
     const env: CssmEnv = { home, now: () => now, rng: seededRng('bench', 'cssm') };
     const { db } = openDatabase(home, { account: DEFAULT_ACCOUNT, virtualAccount: DEFAULT_VIRTUAL_ACCOUNT, now });
     const rms = resolveLicence('Expressway Rich Media Session');
-    db.prepare('INSERT INTO licence_line (virtual_account_id, tag, quantity) SELECT default_virtual_account_id, ?, ? FROM smart_account')
-      .run(rms.tag, n);
+    db.prepare('INSERT INTO licence_line (virtual_account_id, tag, quantity) SELECT default_virtual_account_id, ?, ? FROM smart_account').run(rms.tag, n);
     const requests = Array.from({ length: n }, (_, i) =>
       makeRequestCode({ pid: 'Expressway', serial: `B${i.toString(16).padStart(7, '0').toUpperCase()}`, vid: '1.0', hostId: 'b0000001' }, makeNonce(env.rng)),
     );

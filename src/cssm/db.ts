@@ -116,10 +116,7 @@ export function openDatabase(home: string, seed: SeedOptions): { db: Db; created
     setWal(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw storeError(
-        'cssm.storeTooNew',
-        `The CSSM database ${path} has schema version ${version}, newer than this exsh understands (${SCHEMA_VERSION}).`,
-      );
+      throw storeError('cssm.storeTooNew', `The CSSM database ${path} has schema version ${version}, newer than this exsh understands (${SCHEMA_VERSION}).`);
     }
     if (version < SCHEMA_VERSION) created = migrate(db, seed);
   } catch (e) {
@@ -146,7 +143,8 @@ function setWal(db: Db): void {
   // several processes SQLite can report busy without waiting, so retry briefly.
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
   while (!tryWal(db)) {
-    if (Date.now() > deadline) throw storeError('cssm.storeLocked', `The CSSM database stayed locked by another process for more than ${BUSY_TIMEOUT_MS / 1000} s.`);
+    if (Date.now() > deadline)
+      throw storeError('cssm.storeLocked', `The CSSM database stayed locked by another process for more than ${BUSY_TIMEOUT_MS / 1000} s.`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   }
 }
@@ -156,7 +154,7 @@ function migrate(db: Db, seed: SeedOptions): boolean {
   let seeded = false;
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
     if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
     const hasAccount = db.prepare('SELECT 1 FROM smart_account').get();
     if (!hasAccount) {
@@ -169,15 +167,9 @@ function migrate(db: Db, seed: SeedOptions): boolean {
 
 function seedDatabase(db: Db, seed: SeedOptions): void {
   const at = seed.now.getTime();
-  const va = db
-    .prepare('INSERT INTO virtual_account (name, created_at) VALUES (?, ?)')
-    .run(seed.virtualAccount, at).lastInsertRowid;
-  db.prepare(
-    'INSERT INTO smart_account (id, name, default_virtual_account_id, created_at) VALUES (1, ?, ?, ?)',
-  ).run(seed.account, va, at);
-  const insert = db.prepare(
-    'INSERT INTO licence_line (virtual_account_id, tag, quantity, start_date, end_date) VALUES (?, ?, ?, ?, ?)',
-  );
+  const va = db.prepare('INSERT INTO virtual_account (name, created_at) VALUES (?, ?)').run(seed.virtualAccount, at).lastInsertRowid;
+  db.prepare('INSERT INTO smart_account (id, name, default_virtual_account_id, created_at) VALUES (1, ?, ?, ?)').run(seed.account, va, at);
+  const insert = db.prepare('INSERT INTO licence_line (virtual_account_id, tag, quantity, start_date, end_date) VALUES (?, ?, ?, ?, ?)');
   for (const line of stockInventory(seed.now)) insert.run(va, line.tag, line.quantity, line.startDate, line.endDate);
 }
 

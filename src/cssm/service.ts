@@ -20,15 +20,7 @@ import { ExshError, isExshError, StoreError, usageError } from '../errors.js';
 import type { Rng } from '../random.js';
 import { createPrivateAuthority, loadAuthority, authorityKeyPath } from './authority.js';
 import { catalogueEntry, loadCatalogue, resolveLicence, type CatalogueEntry, type LicenceKind } from '../catalogue.js';
-import {
-  dbPath,
-  DEFAULT_ACCOUNT,
-  DEFAULT_VIRTUAL_ACCOUNT,
-  openDatabase,
-  readTransaction,
-  writeTransaction,
-  type Db,
-} from './db.js';
+import { dbPath, DEFAULT_ACCOUNT, DEFAULT_VIRTUAL_ACCOUNT, openDatabase, readTransaction, writeTransaction, type Db } from './db.js';
 
 /** What every CSSM operation is given instead of reaching for globals. */
 export interface CssmEnv {
@@ -203,9 +195,7 @@ export function reserve(opts: ReserveOptions): string {
   }
   const { udi, nonce } = parseRequest(opts.request);
   const piid = derivePiid(udi, nonce);
-  const wanted = opts.plr
-    ? [{ entry: plrEntry(opts.exportControl === true), qty: 1 }]
-    : resolveRequests(requested, { allowZero: false });
+  const wanted = opts.plr ? [{ entry: plrEntry(opts.exportControl === true), qty: 1 }] : resolveRequests(requested, { allowZero: false });
 
   const db = database(opts);
   return writeTransaction(db, () => {
@@ -234,8 +224,7 @@ export function reserve(opts: ReserveOptions): string {
              product_type, reservation_type, export_control, created_at, last_contact)
            VALUES (?, ?, ?, ?, ?, ?, 'EXPY', ?, ?, ?, ?)`,
         )
-        .run(va.id, udi.pid, udi.serial, udi.vid, udi.hostId, piid, opts.plr ? 'PLR' : 'SLR', opts.exportControl ? 1 : 0, at, at)
-        .lastInsertRowid,
+        .run(va.id, udi.pid, udi.serial, udi.vid, udi.hostId, piid, opts.plr ? 'PLR' : 'SLR', opts.exportControl ? 1 : 0, at, at).lastInsertRowid,
     );
     const insert = db.prepare('INSERT INTO reservation (instance_id, line_id, confirmed) VALUES (?, ?, ?)');
     for (const [line, n] of allocation) insert.run(instanceId, line, n);
@@ -243,11 +232,7 @@ export function reserve(opts: ReserveOptions): string {
     const { privateKey } = loadAuthority(opts.home);
     const code = opts.plr
       ? buildPlrCode({ version: PLR_VERSION, exportControl: opts.exportControl === true, timestamp: at, piid }, udi, privateKey)
-      : buildSlrCode(
-          { flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at, entitlements: entitlements(db, allocation) },
-          udi,
-          privateKey,
-        );
+      : buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at, entitlements: entitlements(db, allocation) }, udi, privateKey);
     recordCode(db, instanceId, opts.plr ? 'PLR' : 'SLR', code, at, 'current', at);
     opts.deliver?.(code);
     return code;
@@ -350,14 +335,10 @@ export function confirm(opts: CssmEnv & { instance: string; code: string }): Con
     requireSlr(pi, 'confirmed');
     const udi = instanceUdi(pi);
     const at = opts.now().getTime();
-    const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(pi.id) as
-      | { code_id: number }
-      | undefined;
+    const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(pi.id) as { code_id: number } | undefined;
     const target = pending
       ? (db.prepare('SELECT id, signature FROM authorization_code WHERE id = ?').get(pending.code_id) as CodeRow)
-      : (db
-          .prepare(`SELECT id, signature FROM authorization_code WHERE instance_id = ? AND state = 'current'`)
-          .get(pi.id) as CodeRow);
+      : (db.prepare(`SELECT id, signature FROM authorization_code WHERE instance_id = ? AND state = 'current'`).get(pi.id) as CodeRow);
     if (confirmationCode(udi, pi.piid, target.signature) !== given) {
       throw new ExshError(
         'cssm.wrongConfirmationCode',
@@ -410,9 +391,9 @@ export function remove(opts: CssmEnv & { returnCode: string; instance?: string }
       for (const { signature } of codesOf.all(pi.id) as Array<{ signature: Buffer }>) {
         const kind = returnCodeMatches(opts.returnCode, udi, pi.piid, signature);
         if (!kind) continue;
-        const { n } = db
-          .prepare('SELECT COALESCE(SUM(MAX(confirmed, COALESCE(pending, 0))), 0) AS n FROM reservation WHERE instance_id = ?')
-          .get(pi.id) as { n: number };
+        const { n } = db.prepare('SELECT COALESCE(SUM(MAX(confirmed, COALESCE(pending, 0))), 0) AS n FROM reservation WHERE instance_id = ?').get(pi.id) as {
+          n: number;
+        };
         db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
         db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(pi.id);
         db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(pi.id);
@@ -423,7 +404,7 @@ export function remove(opts: CssmEnv & { returnCode: string; instance?: string }
     throw new ExshError(
       'cssm.returnCodeMismatch',
       opts.instance !== undefined
-        ? `The return code does not match any authorization code issued to product instance ${candidates[0]!.udi_serial}.`
+        ? `The return code does not match any authorization code issued to product instance ${candidates[0]?.udi_serial ?? opts.instance}.`
         : 'The return code does not match any authorization code issued to a product instance in this smart account.',
     );
   });
@@ -561,10 +542,7 @@ function plrEntry(exportControl: boolean): CatalogueEntry {
   return entry;
 }
 
-function resolveRequests(
-  requested: LicenceRequest[],
-  { allowZero }: { allowZero: boolean },
-): Array<{ entry: CatalogueEntry; qty: number }> {
+function resolveRequests(requested: LicenceRequest[], { allowZero }: { allowZero: boolean }): Array<{ entry: CatalogueEntry; qty: number }> {
   const seen = new Map<string, string>();
   return requested.map(({ name, qty, qtyText }) => {
     const entry = resolveLicence(name);
@@ -592,9 +570,7 @@ function resolveRequests(
 function findVirtualAccount(db: Db, name: string | undefined): VirtualAccount {
   if (name === undefined) {
     return db
-      .prepare(
-        `SELECT v.id AS id, v.name AS name FROM smart_account s JOIN virtual_account v ON v.id = s.default_virtual_account_id`,
-      )
+      .prepare(`SELECT v.id AS id, v.name AS name FROM smart_account s JOIN virtual_account v ON v.id = s.default_virtual_account_id`)
       .get() as VirtualAccount;
   }
   const va = db.prepare('SELECT id, name FROM virtual_account WHERE name = ?').get(name.trim()) as VirtualAccount | undefined;
@@ -633,9 +609,7 @@ export function udiLabel(u: Udi): string {
 }
 
 function supersedePending(db: Db, instanceId: number): void {
-  const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(instanceId) as
-    | { code_id: number }
-    | undefined;
+  const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(instanceId) as { code_id: number } | undefined;
   if (!pending) return;
   db.prepare(`UPDATE authorization_code SET state = 'superseded' WHERE id = ?`).run(pending.code_id);
   db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(instanceId);
@@ -695,8 +669,8 @@ function entitlements(db: Db, allocation: Map<number, number>): Entitlement[] {
     const l = line.get(id) as { tag: string; start_date: number | null; end_date: number | null; subscription_id: string };
     const entry = catalogueEntry(l.tag);
     const term = l.start_date !== null && l.end_date !== null;
-    const startDate = term ? formatSlrDate(new Date(l.start_date!)) : '';
-    const endDate = term ? formatSlrDate(new Date(l.end_date!)) : '';
+    const startDate = term && l.start_date !== null ? formatSlrDate(new Date(l.start_date)) : '';
+    const endDate = term && l.end_date !== null ? formatSlrDate(new Date(l.end_date)) : '';
     const key = `${l.tag}|${startDate}|${endDate}`;
     const existing = grouped.get(key);
     if (existing) {
@@ -722,15 +696,7 @@ function entitlements(db: Db, allocation: Map<number, number>): Entitlement[] {
     .map(({ order: _order, start: _start, end: _end, ...e }) => e);
 }
 
-function recordCode(
-  db: Db,
-  instanceId: number,
-  kind: 'PLR' | 'SLR',
-  code: string,
-  timestamp: number,
-  state: 'current' | 'pending',
-  issuedAt: number,
-): number {
+function recordCode(db: Db, instanceId: number, kind: 'PLR' | 'SLR', code: string, timestamp: number, state: 'current' | 'pending', issuedAt: number): number {
   const signature = signatureBytes(parseAuthorizationCode(code));
   return Number(
     db

@@ -46,8 +46,7 @@ export const alarms: Subsystem = {
     {
       name: 'Alarm',
       help: 'Alarms that are raised now (Id, Title, Severity, Status, RaisedAt); an alarm leaves the list when it clears.',
-      build: (ctx) =>
-        ctx.state.alarms.map((a, i) => ({ id: i + 1, Id: a.id, Title: a.title, Severity: a.severity, Status: a.status, RaisedAt: a.raisedAt })),
+      build: (ctx) => ctx.state.alarms.map((a, i) => ({ id: i + 1, Id: a.id, Title: a.title, Severity: a.severity, Status: a.status, RaisedAt: a.raisedAt })),
     },
   ],
 };

@@ -85,7 +85,10 @@ export function parseBackup(text: string, file: string, model: DeviceModel): Bac
   if (!isObject(raw.payload) || typeof raw.sha256 !== 'string') throw corrupt(file, 'its payload or digest is missing');
   const payload = raw.payload as unknown as BackupPayload;
   if (digestOf(payload) !== raw.sha256.toLowerCase()) {
-    throw new ExshError('backup.tampered', `The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored.`);
+    throw new ExshError(
+      'backup.tampered',
+      `The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored.`,
+    );
   }
   const state = payload.state as unknown;
   if (isObject(state) && typeof state.schemaVersion === 'number' && state.schemaVersion > SCHEMA_VERSION) {

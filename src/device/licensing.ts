@@ -39,7 +39,8 @@ export function smartLicensingAvailable(state: DeviceState): boolean {
   return state.brand === 'Expressway';
 }
 
-export const VCS_REFUSAL = 'Smart Licensing is not available on Cisco VCS: this system uses option keys. Switch it to Expressway with xCommand ServiceSelect first.';
+export const VCS_REFUSAL =
+  'Smart Licensing is not available on Cisco VCS: this system uses option keys. Switch it to Expressway with xCommand ServiceSelect first.';
 
 function isSmartPath(path: readonly string[]): boolean {
   return path[0] === 'License' && path[1] === 'Smart';

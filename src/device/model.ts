@@ -136,7 +136,10 @@ export function buildModel(subsystems: readonly Subsystem[]): DeviceModel {
   for (const part of parts) {
     if (!tree.status.has(part.node.toLowerCase())) throw new Error(`status part for unknown node ${part.node}`);
   }
-  const secretKeys = tree.configLeaves().filter((l) => l.secret).map((l) => l.path.join(' '));
+  const secretKeys = tree
+    .configLeaves()
+    .filter((l) => l.secret)
+    .map((l) => l.path.join(' '));
 
   const newState = (rng: Rng, at: Date, brand: Brand = 'Expressway', type: ProductType = 'ExpresswayC'): DeviceState => {
     const iso = at.toISOString();

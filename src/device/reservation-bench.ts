@@ -1,14 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import {
-  buildSlrCode,
-  derivePiid,
-  loadDemoAuthority,
-  makeNonce,
-  makeRequestCode,
-  SLR_FLAG,
-  SLR_VERSION,
-  type Entitlement,
-} from '../codes/index.js';
+import { buildSlrCode, derivePiid, loadDemoAuthority, makeNonce, makeRequestCode, SLR_FLAG, SLR_VERSION, type Entitlement } from '../codes/index.js';
 import { loadCatalogue } from '../catalogue.js';
 import { seededRng } from '../random.js';
 import { WorkingState, workingContext } from './context.js';
@@ -33,7 +24,16 @@ function benchEntitlements(): Entitlement[] {
   const rms = pick('Expressway Rich Media Session');
   const room = pick('Expressway Room Registration (Term)');
   return [
-    { tag: rms.tag, count: 4, startDate: '', endDate: '', licenseType: 'PERPETUAL', displayName: rms.displayName, tagDescription: rms.description, subscriptionId: '' },
+    {
+      tag: rms.tag,
+      count: 4,
+      startDate: '',
+      endDate: '',
+      licenseType: 'PERPETUAL',
+      displayName: rms.displayName,
+      tagDescription: rms.description,
+      subscriptionId: '',
+    },
     {
       tag: room.tag,
       count: 10,
@@ -72,7 +72,10 @@ export function benchInstalls(n: number): InstallBenchResult {
   const start = performance.now();
   cases.forEach((c, i) => {
     const work = new WorkingState(bases[i] as typeof state);
-    installReservation(workingContext(work, 'bench', () => at, rng), c.code);
+    installReservation(
+      workingContext(work, 'bench', () => at, rng),
+      c.code,
+    );
     work.finish();
   });
   const seconds = (performance.now() - start) / 1000;

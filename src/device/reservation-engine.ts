@@ -14,13 +14,7 @@ import {
 } from '../codes/index.js';
 import { ExshError, isExshError } from '../errors.js';
 import type { DeviceContext } from './context.js';
-import {
-  editReservation,
-  readReservation,
-  reservationEnabled,
-  type InstalledReservation,
-  type ReservationType,
-} from './reservation-state.js';
+import { editReservation, readReservation, reservationEnabled, type InstalledReservation, type ReservationType } from './reservation-state.js';
 import { isoSeconds } from '../clock.js';
 import type { DeviceState } from './state.js';
 import { trustedKeys } from './trust.js';
@@ -66,10 +60,7 @@ export function requestReservation(ctx: DeviceContext): RequestOutcome {
   requireEnabled(ctx);
   const current = readReservation(ctx.state);
   if (current.installed) {
-    throw new ExshError(
-      'reservation.alreadyReserved',
-      `A ${TYPE_NAMES[current.installed.type]} is already installed; return it first with ${CMD} Return.`,
-    );
+    throw new ExshError('reservation.alreadyReserved', `A ${TYPE_NAMES[current.installed.type]} is already installed; return it first with ${CMD} Return.`);
   }
   if (current.request) return { requestCode: current.request.code, created: false };
   const udi = deviceUdi(ctx.state);

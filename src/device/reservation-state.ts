@@ -77,9 +77,7 @@ export function reservationEnabled(state: DeviceState): boolean {
 
 export function reservationStatus(section: Readonly<ReservationSection>): ReservationStatus {
   if (section.installed) {
-    return section.installed.type === 'PLR'
-      ? 'Reserved - Permanent License Reservation'
-      : 'Reserved - Specific License Reservation';
+    return section.installed.type === 'PLR' ? 'Reserved - Permanent License Reservation' : 'Reserved - Specific License Reservation';
   }
   return section.request ? 'Reservation In Progress' : 'Not Reserved';
 }

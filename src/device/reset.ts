@@ -42,7 +42,6 @@ export function parseYesNo(text: string): boolean | undefined {
   return undefined;
 }
 
-
 // ---------------------------------------------------------------------------
 // Planning: flags and lists → which questions to ask
 
@@ -83,7 +82,10 @@ function parseNames(lists: readonly string[] | undefined, option: string): Set<R
     for (const w of words) {
       if (w === '') throw usageError('reset.badList', `${option} takes a comma-separated list of names: ${RESET_NAMES.join(', ')} or all.`);
       if (w !== 'all' && !(RESET_NAMES as readonly string[]).includes(w)) {
-        throw usageError('reset.unknownName', `Unknown name '${w}' in ${option}: use ${RESET_NAMES.join(', ')} or all.${didYouMean(w, [...RESET_NAMES, 'all'])}`);
+        throw usageError(
+          'reset.unknownName',
+          `Unknown name '${w}' in ${option}: use ${RESET_NAMES.join(', ')} or all.${didYouMean(w, [...RESET_NAMES, 'all'])}`,
+        );
       }
       out.add(w as ResetName | 'all');
     }

@@ -90,7 +90,14 @@ export function coreProblem(s: Record<string, unknown>): string | undefined {
   }
   if (!Array.isArray(s.alarms)) return 'alarms is not a list';
   for (const [i, a] of s.alarms.entries()) {
-    if (!isObject(a) || typeof a.id !== 'number' || typeof a.title !== 'string' || typeof a.severity !== 'string' || typeof a.status !== 'string' || !isTime(a.raisedAt)) {
+    if (
+      !isObject(a) ||
+      typeof a.id !== 'number' ||
+      typeof a.title !== 'string' ||
+      typeof a.severity !== 'string' ||
+      typeof a.status !== 'string' ||
+      !isTime(a.raisedAt)
+    ) {
       return `alarm ${i} is invalid`;
     }
   }

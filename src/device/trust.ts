@@ -112,7 +112,10 @@ export function removeTrustedKey(ctx: DeviceContext, ref: string): TrustedKey {
     throw new ExshError('trust.notFound', `No trusted key is named or has the fingerprint '${wanted}' (see exsh trust list).`);
   }
   if (hits.length > 1) {
-    throw new ExshError('trust.ambiguous', `'${wanted}' matches ${hits.length} keys (${hits.map((k) => k.fingerprint).join(', ')}); give the whole fingerprint.`);
+    throw new ExshError(
+      'trust.ambiguous',
+      `'${wanted}' matches ${hits.length} keys (${hits.map((k) => k.fingerprint).join(', ')}); give the whole fingerprint.`,
+    );
   }
   const gone = hits[0] as TrustedKey;
   section.keys = section.keys.filter((k) => k !== gone);

@@ -33,13 +33,23 @@ function filter(candidates: string[], partial: string): string[] {
  * Completions for a line: `status(name)` builds a status node of the device (only
  * `xStatus` paths need the device's state, since status nodes are built at run time).
  */
-export async function complete<Ctx>(tree: CommandTree<Ctx>, status: ((name: string) => Promise<StatusObject | StatusObject[]>) | undefined, line: string): Promise<[string[], string]> {
+export async function complete<Ctx>(
+  tree: CommandTree<Ctx>,
+  status: ((name: string) => Promise<StatusObject | StatusObject[]>) | undefined,
+  line: string,
+): Promise<[string[], string]> {
   const words = line.split(/\s+/).filter((w, i, a) => w !== '' || i === a.length - 1);
   if (words.length === 0) words.push('');
   const partial = words.pop() as string;
   const [verbWord, ...path] = words;
   if (verbWord === undefined) {
-    return [filter(VERBS.map((v) => v), partial).map((v) => `${v} `), partial];
+    return [
+      filter(
+        VERBS.map((v) => v),
+        partial,
+      ).map((v) => `${v} `),
+      partial,
+    ];
   }
   let verb: string | undefined;
   try {
@@ -52,7 +62,10 @@ export async function complete<Ctx>(tree: CommandTree<Ctx>, status: ((name: stri
     case 'xConfiguration': {
       const keyIndex = path.findIndex((w) => w.endsWith(':'));
       if (keyIndex >= 0) {
-        const leafNode = node(tree.config, path.slice(0, keyIndex + 1).map((w) => w.replace(/:$/, '')));
+        const leafNode = node(
+          tree.config,
+          path.slice(0, keyIndex + 1).map((w) => w.replace(/:$/, '')),
+        );
         return [withSpace(filter(enumValues(leafNode?.leaf?.space), partial)), partial];
       }
       const n = node(tree.config, path);
@@ -72,12 +85,37 @@ export async function complete<Ctx>(tree: CommandTree<Ctx>, status: ((name: stri
           const p = spec.params.find((x) => x.name.toLowerCase() === last.slice(0, -1).toLowerCase());
           return [withSpace(filter(enumValues(p?.space), partial)), partial];
         }
-        return [withSpace(filter(spec.params.map((p) => `${p.name}:`), partial)), partial];
+        return [
+          withSpace(
+            filter(
+              spec.params.map((p) => `${p.name}:`),
+              partial,
+            ),
+          ),
+          partial,
+        ];
       }
-      return [withSpace(filter([...n.children.values()].map((c) => c.name), partial)), partial];
+      return [
+        withSpace(
+          filter(
+            [...n.children.values()].map((c) => c.name),
+            partial,
+          ),
+        ),
+        partial,
+      ];
     }
     case 'xStatus': {
-      if (path.length === 0) return [withSpace(filter([...tree.status.values()].map((p) => p.name), partial)), partial];
+      if (path.length === 0)
+        return [
+          withSpace(
+            filter(
+              [...tree.status.values()].map((p) => p.name),
+              partial,
+            ),
+          ),
+          partial,
+        ];
       const provider = [...tree.status.values()].find((p) => p.name.toLowerCase().startsWith((path[0] as string).toLowerCase()));
       if (!provider || !status) return [[], partial];
       let v: StatusValue;

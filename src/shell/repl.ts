@@ -35,7 +35,11 @@ function loadHistory(file: string): string[] {
   try {
     const bytes = readFileCapped(file, MAX_HISTORY_BYTES, true);
     // readline wants the newest entry first.
-    return (bytes?.toString('utf8') ?? '').split('\n').filter((l) => l !== '').slice(-HISTORY_SIZE).reverse();
+    return (bytes?.toString('utf8') ?? '')
+      .split('\n')
+      .filter((l) => l !== '')
+      .slice(-HISTORY_SIZE)
+      .reverse();
   } catch {
     return [];
   }

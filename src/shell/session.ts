@@ -233,7 +233,11 @@ export class Session {
 
   private async factoryReset(args: string[]): Promise<{ reply: Reply; wrote: boolean }> {
     const fail = (code: string, message: string) => ({ reply: errorReply(new ExshError(code, message)), wrote: false });
-    const [{ Command, CommanderError }, flow, reset] = await Promise.all([import('commander'), import('../device/reset-flow.js'), import('../device/reset.js')]);
+    const [{ Command, CommanderError }, flow, reset] = await Promise.all([
+      import('commander'),
+      import('../device/reset-flow.js'),
+      import('../device/reset.js'),
+    ]);
     let captured = '';
     let flags: import('../device/reset-flow.js').ResetFlags | undefined;
     const cmd = flow

@@ -32,7 +32,10 @@ export class DocumentProblem extends Error {
 }
 
 function newerVersion(where: string, schema: number): StoreError {
-  return storeError('store.newerVersion', `The device store ${where} was written by a newer exsh (schema ${schema}); upgrade exsh to use it. It was left untouched.`);
+  return storeError(
+    'store.newerVersion',
+    `The device store ${where} was written by a newer exsh (schema ${schema}); upgrade exsh to use it. It was left untouched.`,
+  );
 }
 
 export interface DocumentCodec<T> {

@@ -4,11 +4,7 @@ import { ExshError } from '../errors.js';
  * Splits one request line into tokens (§2.1, §2.2). Schema-agnostic: the resolver
  * decides what each word means.
  */
-export type Token =
-  | { kind: 'word'; text: string }
-  | { kind: 'string'; text: string }
-  | { kind: 'key'; text: string }
-  | { kind: 'query' };
+export type Token = { kind: 'word'; text: string } | { kind: 'string'; text: string } | { kind: 'key'; text: string } | { kind: 'query' };
 
 export interface LexedLine {
   tokens: Token[];
@@ -22,7 +18,7 @@ function syntaxError(message: string): ExshError {
   return new ExshError('xapi.syntax', message);
 }
 
-function unescape(s: string): string {
+function unescapeQuoted(s: string): string {
   return s.replace(/\\(["\\])/g, '$1');
 }
 
@@ -63,7 +59,7 @@ export function lex(line: string): LexedLine {
     if (c === '|') {
       const m = RESULT_ID.exec(line.slice(i + 1));
       if (!m) throw syntaxError('Invalid request tag: expected | resultId="<id>" at the end of the line.');
-      resultId = m[1] !== undefined ? unescape(m[1]) : m[2];
+      resultId = m[1] !== undefined ? unescapeQuoted(m[1]) : m[2];
       break;
     }
     let j = i;

@@ -10,18 +10,7 @@ export { OUTPUT_MODES, type OutputMode, type Root } from './types.js';
  * names are case-insensitive and may be abbreviated to any unique prefix (§2.1).
  */
 
-export const VERBS = [
-  'xConfiguration',
-  'xCommand',
-  'xStatus',
-  'xPreferences',
-  'xFeedback',
-  'echo',
-  'help',
-  'bye',
-  'exit',
-  'factory-reset',
-] as const;
+export const VERBS = ['xConfiguration', 'xCommand', 'xStatus', 'xPreferences', 'xFeedback', 'echo', 'help', 'bye', 'exit', 'factory-reset'] as const;
 export type Verb = (typeof VERBS)[number];
 
 /** A request that failed to resolve: rendered as an Error (or ParameterError) result. */
@@ -266,7 +255,11 @@ function searchConfig<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> 
   if (rest.some((t) => t.kind === 'key')) {
     throw new RequestError('xapi.syntax', 'A // search only reads settings; name the setting to change it.', { root: 'Configuration' });
   }
-  const terms = words.join('//').split('//').map((t) => t.trim().toLowerCase()).filter((t) => t !== '');
+  const terms = words
+    .join('//')
+    .split('//')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
   const leaves = tree.configLeaves().filter((leaf) => {
     let at = 0;
     for (const term of terms) {

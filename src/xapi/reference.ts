@@ -19,7 +19,9 @@ export function commandReference<Ctx>(tree: CommandTree<Ctx>): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   for (const leaf of tree.configLeaves()) {
     const def = leaf.default === '' ? '""' : String(leaf.default);
-    out.push(`| \`${leaf.path.join(' ')}\` | \`${formatSpace(leaf.space)}\` | \`${def}\` | ${cell(leaf.help)}${leaf.secret ? ' Shown as `"********"` once set.' : ''} |`);
+    out.push(
+      `| \`${leaf.path.join(' ')}\` | \`${formatSpace(leaf.space)}\` | \`${def}\` | ${cell(leaf.help)}${leaf.secret ? ' Shown as `"********"` once set.' : ''} |`,
+    );
   }
   out.push('', '## xCommand', '');
   for (const spec of tree.commandList()) {
@@ -29,7 +31,12 @@ export function commandReference<Ctx>(tree: CommandTree<Ctx>): string {
     if (spec.params.length) {
       out.push('| Parameter | Value space | Notes |', '|---|---|---|');
       for (const p of spec.params) {
-        const notes = [p.required ? 'required' : 'optional', p.positional ? 'may be given without its name' : '', p.body ? 'or as a multi-line body ending in a line with only `.`' : '', p.multiple ? 'may repeat' : '']
+        const notes = [
+          p.required ? 'required' : 'optional',
+          p.positional ? 'may be given without its name' : '',
+          p.body ? 'or as a multi-line body ending in a line with only `.`' : '',
+          p.multiple ? 'may repeat' : '',
+        ]
           .filter((x) => x)
           .join('; ');
         out.push(`| \`${p.name}${p.required ? '(r)' : ''}\` | \`${formatSpace(p.space)}\` | ${notes}${p.help ? `. ${cell(p.help)}` : ''} |`);

@@ -215,10 +215,7 @@ function renderJson(reply: Reply, resultId: string | undefined): string {
     case 'status':
       return jsonDoc([['Status', statusJson(reply.tree)]], resultId);
     case 'help':
-      return jsonDoc(
-        [['CommandResponse', { HelpResult: { status: reply.error ? 'ParameterError' : 'OK', Help: value(reply.lines.join('\n')) } }]],
-        resultId,
-      );
+      return jsonDoc([['CommandResponse', { HelpResult: { status: reply.error ? 'ParameterError' : 'OK', Help: value(reply.lines.join('\n')) } }]], resultId);
     case 'feedbackList':
       return jsonDoc(
         [['CommandResponse', { FeedbackListResult: { status: 'OK', Path: reply.paths.map((p, i) => ({ id: String(i + 1), Value: p })) } }]],

@@ -47,9 +47,5 @@ export type Reply =
 export type FeedbackEvent = { kind: 'config'; lines: ConfigLine[] } | { kind: 'status'; tree: StatusObject };
 
 export function isFailure(reply: Reply): boolean {
-  return (
-    reply.kind === 'notRecognized' ||
-    (reply.kind === 'result' && reply.status !== 'OK') ||
-    (reply.kind === 'help' && reply.error === true)
-  );
+  return reply.kind === 'notRecognized' || (reply.kind === 'result' && reply.status !== 'OK') || (reply.kind === 'help' && reply.error === true);
 }

@@ -41,9 +41,7 @@ export function describeSpace(space: ValueSpace): string {
     case 'int':
       return `an integer from ${space.min} to ${space.max}`;
     case 'string':
-      return space.min > 0
-        ? `a string of ${space.min} to ${space.max} characters`
-        : `a string of at most ${space.max} characters`;
+      return space.min > 0 ? `a string of ${space.min} to ${space.max} characters` : `a string of at most ${space.max} characters`;
   }
 }
 

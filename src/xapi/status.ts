@@ -18,7 +18,7 @@ export function statusSubtree<Ctx>(ctx: Ctx, provider: StatusProvider<Ctx>, segm
     });
 
   const descend = (value: StatusValue, index: number | undefined, rest: readonly StatusSegment[], label: string): StatusValue => {
-    let v = value;
+    const v = value;
     if (index !== undefined) {
       if (!Array.isArray(v)) throw fail(`${label}[${index}]`);
       const item = v.find((x) => Number(x.id) === index);

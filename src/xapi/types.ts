@@ -4,10 +4,7 @@
  * pulling in anything else.
  */
 
-export type ValueSpace =
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'int'; min: number; max: number }
-  | { kind: 'string'; min: number; max: number };
+export type ValueSpace = { kind: 'enum'; values: readonly string[] } | { kind: 'int'; min: number; max: number } | { kind: 'string'; min: number; max: number };
 
 export type Scalar = string | number;
 

@@ -99,7 +99,7 @@ describe('restore (§8.4)', () => {
     expect(s.lastReset).toMatchObject({ count: 1 });
   });
 
-  it('onto a different system: configuration comes back, identity and option keys stay the target\'s, registration/reservation do not', async () => {
+  it("onto a different system: configuration comes back, identity and option keys stay the target's, registration/reservation do not", async () => {
     const a = await testDevice({ name: 'a', seed: 'a' });
     await a.run('xconfiguration License Smart Transport Mode: Proxy');
     await reserve(a);
@@ -148,7 +148,9 @@ describe('exsh backup create / restore', () => {
     await ex('-c', 'xconfiguration License Smart Transport Mode: Proxy');
     const created = await ex('backup', 'create', file);
     expect(created.exitCode).toBe(0);
-    expect(created.stdout).toMatch(/^Backup of device 'expressway' \(UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}\) written to .*exp\.backup\.json\.\n$/);
+    expect(created.stdout).toMatch(
+      /^Backup of device 'expressway' \(UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}\) written to .*exp\.backup\.json\.\n$/,
+    );
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const again = await ex('backup', 'create', file);
     expect([again.exitCode, again.stderr]).toEqual([1, expect.stringContaining('[backup.exists]')]);
@@ -162,7 +164,7 @@ describe('exsh backup create / restore', () => {
 
     const other = await ex('--device', 'other', 'backup', 'restore', file);
     expect(other.exitCode).toBe(0);
-    expect(other.stdout).toContain("a different system (UDI P:Expressway,S:");
+    expect(other.stdout).toContain('a different system (UDI P:Expressway,S:');
     expect(other.stdout).toContain('Smart Licensing is on, but registration and reservation were not restored: register this product again.\n');
     expect((await ex('--device', 'other', '-c', 'xconfiguration License Smart Transport Mode')).stdout).toContain('Proxy');
   });
@@ -182,7 +184,9 @@ describe('exsh backup create / restore', () => {
     const r = await ex('backup', 'restore', file);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`exsh: The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored. [backup.tampered]\n`);
+    expect(r.stderr).toBe(
+      `exsh: The backup ${file} fails its integrity check (SHA-256 mismatch): it was changed after it was made; nothing was restored. [backup.tampered]\n`,
+    );
     expect(await stored()).toBe(before);
     const missing = await ex('backup', 'restore', join(home, 'nope.json'));
     expect([missing.exitCode, missing.stderr]).toEqual([1, expect.stringContaining('no such file. [backup.unreadable]')]);

@@ -21,7 +21,16 @@ function sink(): Writable & { text: () => string } {
 interface Seen {
   name: CommandName;
   args: unknown[];
-  ctx: { home: string; deviceName: string; output: string; now?: string; seed?: string; commands: readonly string[]; failFast: boolean; lockTimeoutMs?: number };
+  ctx: {
+    home: string;
+    deviceName: string;
+    output: string;
+    now?: string;
+    seed?: string;
+    commands: readonly string[];
+    failFast: boolean;
+    lockTimeoutMs?: number;
+  };
 }
 
 async function parse(argv: string[], env: Record<string, string> = {}): Promise<{ seen?: Seen; status: number; stderr: string }> {
@@ -80,7 +89,11 @@ const CASES: [argv: string[], name: CommandName, args: CommandArgs[CommandName],
   [['trust', 'list'], 'trust.list', [{}]],
   [['trust', 'remove', 'lab'], 'trust.remove', ['lab']],
   [['factory-reset'], 'factory-reset', [{}]],
-  [['factory-reset', '-v', '-t', '--keep', 'ip,logs', '--keep', 'fips', '--discard', 'all', '--yes'], 'factory-reset', [{ v: true, t: true, keep: ['ip,logs', 'fips'], discard: ['all'], yes: true }]],
+  [
+    ['factory-reset', '-v', '-t', '--keep', 'ip,logs', '--keep', 'fips', '--discard', 'all', '--yes'],
+    'factory-reset',
+    [{ v: true, t: true, keep: ['ip,logs', 'fips'], discard: ['all'], yes: true }],
+  ],
   [['backup', 'create', 'b.json', '--force'], 'backup.create', ['b.json', { force: true }]],
   [['backup', 'restore', 'b.json'], 'backup.restore', ['b.json']],
 ];

@@ -18,9 +18,7 @@ export interface Golden {
   plr: { payload: PlrPayload; code: string; returnCodeInstalled: string; returnCodeUnused: string };
 }
 
-export const golden: Golden = JSON.parse(
-  readFileSync(new URL('../../fixtures/golden/codes.json', import.meta.url), 'utf8'),
-) as Golden;
+export const golden: Golden = JSON.parse(readFileSync(new URL('../../fixtures/golden/codes.json', import.meta.url), 'utf8')) as Golden;
 
 export const UDI: Udi = golden.udi;
 

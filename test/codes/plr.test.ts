@@ -50,24 +50,16 @@ describe('PLR authorization code', () => {
   });
 
   it('rejects misplaced dashes', () => {
-    expect(parseMessage(CODE.replace('-', ''))).toBe(
-      'The PLR authorization code is malformed: its dashes must come after every sixth character.',
-    );
+    expect(parseMessage(CODE.replace('-', ''))).toBe('The PLR authorization code is malformed: its dashes must come after every sixth character.');
   });
 
   it('rejects a character outside Base58', () => {
-    expect(parseMessage(`C0${CODE.slice(2)}`)).toBe(
-      "The PLR authorization code is malformed: '0' is not a Base58 character (Base58 has no 0, O, I or l).",
-    );
+    expect(parseMessage(`C0${CODE.slice(2)}`)).toBe("The PLR authorization code is malformed: '0' is not a Base58 character (Base58 has no 0, O, I or l).");
   });
 
   it('rejects truncated and overlong codes', () => {
-    expect(parseMessage(CODE.slice(0, -4))).toBe(
-      'The PLR authorization code is malformed: it must have 122 characters after the C (dashes aside), not 119.',
-    );
-    expect(parseMessage(`${CODE}a`)).toBe(
-      'The PLR authorization code is malformed: it must have 122 characters after the C (dashes aside), not 123.',
-    );
+    expect(parseMessage(CODE.slice(0, -4))).toBe('The PLR authorization code is malformed: it must have 122 characters after the C (dashes aside), not 119.');
+    expect(parseMessage(`${CODE}a`)).toBe('The PLR authorization code is malformed: it must have 122 characters after the C (dashes aside), not 123.');
   });
 
   it('rejects unknown versions and flags', () => {

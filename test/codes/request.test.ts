@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BASE58_ALPHABET,
-  derivePiid,
-  formatUdi,
-  makeNonce,
-  makeRequestCode,
-  parseRequestCode,
-  parseUdi,
-} from '../../src/codes/index.js';
+import { BASE58_ALPHABET, derivePiid, formatUdi, makeNonce, makeRequestCode, parseRequestCode, parseUdi } from '../../src/codes/index.js';
 import { seededRng } from '../../src/random.js';
 import { errorCode, errorOf, UDI } from './helpers.js';
 

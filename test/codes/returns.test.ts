@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  confirmationCode,
-  makeReturnCode,
-  parseReturnCode,
-  returnCodeMatches,
-} from '../../src/codes/index.js';
+import { confirmationCode, makeReturnCode, parseReturnCode, returnCodeMatches } from '../../src/codes/index.js';
 import { errorOf, golden, UDI } from './helpers.js';
 
 const PIID = golden.piid;
@@ -52,7 +47,7 @@ describe('return code', () => {
     const code = makeReturnCode('installed', UDI, PIID, SIG);
     expect(mistyped(code.slice(0, -1))).toBe('The return code is mistyped: it must have 50 characters after the C, not 49.');
     expect(mistyped(`${code}2`)).toBe('The return code is mistyped: it must have 50 characters after the C, not 51.');
-    expect(mistyped('')).toBe('The return code is mistyped: it must start with \'C\'.');
+    expect(mistyped('')).toBe("The return code is mistyped: it must start with 'C'.");
   });
 
   it('rejects a changed character through its check', () => {
@@ -65,9 +60,7 @@ describe('return code', () => {
   it('rejects misplaced dashes, bad characters and other prefixes', () => {
     const code = makeReturnCode('installed', UDI, PIID, SIG);
     expect(mistyped(code.replace('-', ''))).toBe('The return code is mistyped: its dashes must come after every sixth character.');
-    expect(mistyped(code.replace(/^C(.)/, 'C0'))).toBe(
-      "The return code is mistyped: '0' is not a Base58 character (Base58 has no 0, O, I or l).",
-    );
+    expect(mistyped(code.replace(/^C(.)/, 'C0'))).toBe("The return code is mistyped: '0' is not a Base58 character (Base58 has no 0, O, I or l).");
     expect(mistyped(code.replace(/^C/, 'D'))).toBe("The return code is mistyped: it must start with 'C'.");
   });
 

@@ -184,9 +184,7 @@ describe('SLR parse errors', () => {
     expect(parseMessage(CODE.replace(/<timestamp>\d+<\/timestamp>/, ''))).toBe(
       'The SLR authorization code is malformed: <timestamp> is missing from <authorizationCode>.',
     );
-    expect(parseMessage(CODE.replace(/<udi>[^<]*<\/udi>/, ''))).toBe(
-      'The SLR authorization code is malformed: <udi> is missing from <specificPLR>.',
-    );
+    expect(parseMessage(CODE.replace(/<udi>[^<]*<\/udi>/, ''))).toBe('The SLR authorization code is malformed: <udi> is missing from <specificPLR>.');
     expect(parseMessage(CODE.replace('<subscriptionID></subscriptionID></entitlement>', '</entitlement>'))).toBe(
       'The SLR authorization code is malformed: <subscriptionID> is missing from <entitlement>.',
     );
@@ -208,16 +206,12 @@ describe('SLR parse errors', () => {
   });
 
   it('truncated code', () => {
-    expect(parseMessage(CODE.slice(0, CODE.length - 20))).toMatch(
-      /^The SLR authorization code is malformed: it is not well-formed XML: .+\(column \d+\)\.$/,
-    );
+    expect(parseMessage(CODE.slice(0, CODE.length - 20))).toMatch(/^The SLR authorization code is malformed: it is not well-formed XML: .+\(column \d+\)\.$/);
     expect(parseMessage(CODE.slice(0, 500))).toMatch(/^The SLR authorization code is malformed: it is not well-formed XML: /);
   });
 
   it('attributes, stray text, comments and declarations', () => {
-    expect(parseMessage(CODE.replace('<flag>', '<flag x="1">'))).toBe(
-      'The SLR authorization code is malformed: <flag> must not have attributes.',
-    );
+    expect(parseMessage(CODE.replace('<flag>', '<flag x="1">'))).toBe('The SLR authorization code is malformed: <flag> must not have attributes.');
     expect(parseMessage(CODE.replace('<entitlements>', '<entitlements>junk'))).toBe(
       "The SLR authorization code is malformed: <entitlements> contains text 'junk' outside any element.",
     );
@@ -244,9 +238,7 @@ describe('SLR parse errors', () => {
       "The SLR authorization code is malformed: <licenseType> 'SUBSCRIPTION' must be PERPETUAL or TERM.",
     );
     expect(parseMessage(CODE.replace('2022-Aug-08 UTC', '2022-08-08'))).toMatch(/<endDate> '2022-08-08' of .* is not a date/);
-    expect(parseMessage(CODE.replace('<tag>regid', '<tag><b>x</b>regid'))).toBe(
-      'The SLR authorization code is malformed: <tag> must hold text, not elements.',
-    );
+    expect(parseMessage(CODE.replace('<tag>regid', '<tag><b>x</b>regid'))).toBe('The SLR authorization code is malformed: <tag> must hold text, not elements.');
     expect(parseMessage(CODE.replace('P:Expressway,S:08F8FF3C', 'P:Expressway, S:08F8FF3C'))).toBe(
       "The SLR authorization code is malformed: <udi> 'P:Expressway, S:08F8FF3C,V:1.0,H:320aa69d' is not a UDI like P:Expressway,S:<serial>,V:<vid>,H:<hostid>.",
     );
@@ -256,9 +248,7 @@ describe('SLR parse errors', () => {
     expect(parseMessage(withSignature(CODE, SIG.slice(0, 95)))).toBe(
       'The SLR authorization code is malformed: <signature> must be 96 Base64 characters, not 95.',
     );
-    expect(parseMessage(withSignature(CODE, `${SIG.slice(0, 95)}*`))).toBe(
-      'The SLR authorization code is malformed: <signature> is not valid Base64.',
-    );
+    expect(parseMessage(withSignature(CODE, `${SIG.slice(0, 95)}*`))).toBe('The SLR authorization code is malformed: <signature> is not valid Base64.');
     expect(parseMessage(withSignature(CODE, 'A'.repeat(96)))).toBe(
       'The SLR authorization code is malformed: <signature> is not a DER-encoded ECDSA P-256 signature.',
     );
@@ -269,8 +259,6 @@ describe('SLR parse errors', () => {
       code: 'code.parse',
       message: 'The authorization code is empty.',
     });
-    expect(parseMessage('hello')).toBe(
-      'The authorization code is neither SLR XML (starting with <specificPLR>) nor a PLR code (starting with C).',
-    );
+    expect(parseMessage('hello')).toBe('The authorization code is neither SLR XML (starting with <specificPLR>) nor a PLR code (starting with C).');
   });
 });

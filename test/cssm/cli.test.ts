@@ -58,7 +58,18 @@ describe('exsh cssm', () => {
     const home = tempHome();
     const u = udi('08F8FF3C');
     const out = join(home, 'auth.xml');
-    const r = await run(home, 'reserve', '--request', request(u).code, '--license', 'Expressway Rich Media Session=4', '--license', 'expressway room registration=1', '--out', out);
+    const r = await run(
+      home,
+      'reserve',
+      '--request',
+      request(u).code,
+      '--license',
+      'Expressway Rich Media Session=4',
+      '--license',
+      'expressway room registration=1',
+      '--out',
+      out,
+    );
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`Authorization code written to ${out}.\n`);
     const xml = readFileSync(out, 'utf8');
@@ -113,7 +124,9 @@ describe('exsh cssm', () => {
   it('init reports the authority, and --new-key prints the public key to trust', async () => {
     const home = tempHome();
     const a = await run(home, 'init');
-    expect(a.stdout).toMatch(/^Created .*cssm\.sqlite: smart account "Demo Smart Account", virtual account Default with the demo inventory\.\nCodes are signed by the built-in demo authority \(fingerprint [0-9a-f]{16}\); devices trust it out of the box\.\n$/);
+    expect(a.stdout).toMatch(
+      /^Created .*cssm\.sqlite: smart account "Demo Smart Account", virtual account Default with the demo inventory\.\nCodes are signed by the built-in demo authority \(fingerprint [0-9a-f]{16}\); devices trust it out of the box\.\n$/,
+    );
     const b = await run(home, 'init', '--new-key');
     expect(b.stdout).toContain('already exists');
     expect(b.stdout).toContain('-----BEGIN PUBLIC KEY-----');

@@ -18,10 +18,14 @@ describe('concurrency', () => {
     const env = testEnv();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        execa(process.execPath, [BIN, '--home', env.home, 'cssm', 'reserve', '--request', request(udi(`CC${String(i).padStart(6, '0')}`)).code, '--license', `${AAS}=1`], {
-          reject: false,
-          env: { NO_COLOR: '1' },
-        }),
+        execa(
+          process.execPath,
+          [BIN, '--home', env.home, 'cssm', 'reserve', '--request', request(udi(`CC${String(i).padStart(6, '0')}`)).code, '--license', `${AAS}=1`],
+          {
+            reject: false,
+            env: { NO_COLOR: '1' },
+          },
+        ),
       ),
     );
     const ok = results.filter((r) => r.exitCode === 0);

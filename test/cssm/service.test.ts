@@ -16,17 +16,7 @@ import {
 } from '../../src/codes/index.js';
 import { loadCatalogue, resolveLicence } from '../../src/catalogue.js';
 import { SCHEMA_VERSION } from '../../src/cssm/db.js';
-import {
-  authorityPublicKey,
-  confirm,
-  init,
-  instances,
-  licenses,
-  remove,
-  reserve,
-  update,
-  type CssmEnv,
-} from '../../src/cssm/service.js';
+import { authorityPublicKey, confirm, init, instances, licenses, remove, reserve, update, type CssmEnv } from '../../src/cssm/service.js';
 import { cleanHomes, expectCode, request, T0, testEnv, udi } from './helpers.js';
 
 afterEach(cleanHomes);
@@ -109,7 +99,7 @@ describe('catalogue', () => {
       'UC Manager Enhanced Plus License (14.x)',
     ]) {
       expect(names).toContain(n);
-        if (!n.startsWith('Expressway PLR')) expect(names).toContain(`${n} (Term)`);
+      if (!n.startsWith('Expressway PLR')) expect(names).toContain(`${n} (Term)`);
     }
   });
 
@@ -329,7 +319,15 @@ describe('reserve', () => {
       const env = testEnv();
       unchanged(
         env,
-        () => reserve({ ...env, request: request(udi('X1')).code, licenses: [{ name: RMS, qty: 1 }, { name: RMS.toUpperCase(), qty: 2 }] }),
+        () =>
+          reserve({
+            ...env,
+            request: request(udi('X1')).code,
+            licenses: [
+              { name: RMS, qty: 1 },
+              { name: RMS.toUpperCase(), qty: 2 },
+            ],
+          }),
         'cssm.duplicateLicence',
       );
     });
@@ -369,7 +367,14 @@ describe('update and confirm', () => {
     const env = testEnv();
     const { u, first } = reserved(env);
     env.at.advance(60_000);
-    const next = update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 6 }, { name: 'Expressway Room Registration', qty: 2 }] });
+    const next = update({
+      ...env,
+      instance: '08F8FF3C',
+      licenses: [
+        { name: RMS, qty: 6 },
+        { name: 'Expressway Room Registration', qty: 2 },
+      ],
+    });
     const parsed = slr(next);
     expect(parsed.payload.piid).toBe(slr(first).payload.piid);
     expect(parsed.payload.timestamp).toBe(T0.getTime() + 60_000);
@@ -411,7 +416,14 @@ describe('update and confirm', () => {
   it('a decrease releases units only once confirmed; licences not named keep their counts', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 6 }, { name: 'Expressway Desktop Registration', qty: 3 }] });
+    reserve({
+      ...env,
+      request: request(u).code,
+      licenses: [
+        { name: RMS, qty: 6 },
+        { name: 'Expressway Desktop Registration', qty: 3 },
+      ],
+    });
     const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 2 }] }));
     expect(next.payload.entitlements.map((e) => [e.displayName, e.count])).toEqual([
       [RMS, 2],
@@ -427,7 +439,14 @@ describe('update and confirm', () => {
   it('a quantity of 0 releases a licence', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 6 }, { name: 'Expressway Desktop Registration', qty: 3 }] });
+    reserve({
+      ...env,
+      request: request(u).code,
+      licenses: [
+        { name: RMS, qty: 6 },
+        { name: 'Expressway Desktop Registration', qty: 3 },
+      ],
+    });
     const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: 'Expressway Desktop Registration', qty: 0 }] }));
     expect(next.payload.entitlements.map((e) => e.displayName)).toEqual([RMS]);
     confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, next.payload.piid, signatureBytes(next)) });
@@ -442,15 +461,12 @@ describe('update and confirm', () => {
     const b = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 5 }] }));
     expect(b.payload.timestamp).toBeGreaterThan(a.payload.timestamp);
     expect(balance(env, RMS)).toBe(95);
-    expectCode(
-      () => confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, a.payload.piid, signatureBytes(a)) }),
-      'cssm.wrongConfirmationCode',
-    );
+    expectCode(() => confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, a.payload.piid, signatureBytes(a)) }), 'cssm.wrongConfirmationCode');
     confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, b.payload.piid, signatureBytes(b)) });
     expect(balance(env, RMS)).toBe(95);
   });
 
-  it('confirm with no update in transit accepts the first code\'s confirmation', () => {
+  it("confirm with no update in transit accepts the first code's confirmation", () => {
     const env = testEnv();
     const { u, first } = reserved(env);
     const p = slr(first);
@@ -491,7 +507,14 @@ describe('remove', () => {
   it.each(['installed', 'unused'] as const)('a %s return code releases everything and deletes the instance', (kind) => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    const code = reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }, { name: 'Expressway Room Registration (Term)', qty: 2 }] });
+    const code = reserve({
+      ...env,
+      request: request(u).code,
+      licenses: [
+        { name: RMS, qty: 4 },
+        { name: 'Expressway Room Registration (Term)', qty: 2 },
+      ],
+    });
     const p = slr(code);
     reserve({ ...env, request: request(udi('OTHER')).code, licenses: [{ name: RMS, qty: 1 }] });
     expect(balance(env, RMS)).toBe(95);
@@ -568,10 +591,7 @@ describe('virtual accounts and the authority', () => {
     expectCode(() => init({ ...env, account: 'Other' }), 'cssm.alreadyInitialised');
     expect(init({ ...env, virtualAccount: 'Empty' })).toMatchObject({ created: false, virtualAccountCreated: true });
     expect(licenses({ ...env, virtualAccount: 'Empty' })).toEqual([]);
-    expectCode(
-      () => reserve({ ...env, request: request(udi('E1')).code, plr: true, virtualAccount: 'Empty' }),
-      'cssm.insufficientBalance',
-    );
+    expectCode(() => reserve({ ...env, request: request(udi('E1')).code, plr: true, virtualAccount: 'Empty' }), 'cssm.insufficientBalance');
     reserve({ ...env, request: request(udi('L1')).code, plr: true });
     expect(instances({ ...env, virtualAccount: 'Empty' })).toEqual([]);
     expect(instances({ ...env, virtualAccount: 'Lab' })[0]!.virtualAccount).toBe('Lab');

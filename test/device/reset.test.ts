@@ -1,14 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readReservation } from '../../src/device/reservation-state.js';
-import {
-  applyFactoryReset,
-  missingAnswers,
-  outcomeLines,
-  planReset,
-  RESET_NAMES,
-  type ResetAnswers,
-  type ResetRequest,
-} from '../../src/device/reset.js';
+import { applyFactoryReset, missingAnswers, outcomeLines, planReset, RESET_NAMES, type ResetAnswers, type ResetRequest } from '../../src/device/reset.js';
 import { deviceModel } from '../../src/device/subsystems.js';
 import { exitStatusOf, isExshError } from '../../src/errors.js';
 import { piidOf, plrCode, requestCodeOf } from '../reservation/helpers.js';
@@ -45,10 +37,20 @@ describe('planReset: flags and lists → the questions asked (§8.1)', () => {
     ['a VCS has no smart licensing question', 'VCS', {}, [...ALL_QUESTIONS.filter((q) => !q.includes('smart')), 'Are you sure you want to continue']],
     ['-v asks only brand and type', 'Expressway', { brandType: true }, ['Keep brand and type of the device', 'Are you sure you want to continue']],
     ['-t asks only smart licensing', 'Expressway', { smartLicensing: true }, ['Keep smart licensing settings', 'Are you sure you want to continue']],
-    ['-v -t asks both, in order', 'Expressway', { smartLicensing: true, brandType: true }, ALL_QUESTIONS.slice(0, 2).concat('Are you sure you want to continue')],
+    [
+      '-v -t asks both, in order',
+      'Expressway',
+      { smartLicensing: true, brandType: true },
+      ALL_QUESTIONS.slice(0, 2).concat('Are you sure you want to continue'),
+    ],
     ['-t --keep smart-licensing --yes asks nothing', 'Expressway', { smartLicensing: true, keep: ['smart-licensing'], yes: true }, []],
     ['--keep all --yes asks nothing', 'Expressway', { keep: ['all'], yes: true }, []],
-    ['--keep ip,logs --discard fips asks the other six', 'Expressway', { keep: ['ip,logs'], discard: ['fips'] }, ALL_QUESTIONS.filter((q) => !/IP|log|FIPS/.test(q)).concat('Are you sure you want to continue')],
+    [
+      '--keep ip,logs --discard fips asks the other six',
+      'Expressway',
+      { keep: ['ip,logs'], discard: ['fips'] },
+      ALL_QUESTIONS.filter((q) => !/IP|log|FIPS/.test(q)).concat('Are you sure you want to continue'),
+    ],
     ['--yes alone still asks the nine', 'Expressway', { yes: true }, ALL_QUESTIONS],
   ])('%s', (_what, brand, req, expected) => {
     expect(asked(brand, req)).toEqual(expected);

@@ -76,7 +76,14 @@ describe('one-shot -c', () => {
 });
 
 describe('batch from stdin', () => {
-  const script = ['# a comment', 'xConfiguration SystemUnit Name: "a"', 'xConfiguration License Smart Transport Mode: Maybe', '', 'xConfiguration SystemUnit Name: "b"', 'xConfiguration SystemUnit Name'].join('\n');
+  const script = [
+    '# a comment',
+    'xConfiguration SystemUnit Name: "a"',
+    'xConfiguration License Smart Transport Mode: Maybe',
+    '',
+    'xConfiguration SystemUnit Name: "b"',
+    'xConfiguration SystemUnit Name',
+  ].join('\n');
 
   it('continues after an error and exits 1', async () => {
     const h = home();
@@ -168,8 +175,14 @@ describe('run <file>', () => {
 describe('usage errors exit 2', () => {
   it.each([
     [['--bogus'], "exsh: unknown option '--bogus'. [commander.unknownOption]"],
-    [['--output', 'yaml', '-c', 'xStatus'], "exsh: option '--output <mode>' argument 'yaml' is invalid. Allowed choices are terminal, json, xml. [commander.invalidArgument]"],
-    [['cssmm'], "exsh: Unknown command 'cssmm'; the commands are run, tsh, devices, cssm, trust, factory-reset, backup. Did you mean 'cssm'? [cli.unknownCommand]"],
+    [
+      ['--output', 'yaml', '-c', 'xStatus'],
+      "exsh: option '--output <mode>' argument 'yaml' is invalid. Allowed choices are terminal, json, xml. [commander.invalidArgument]",
+    ],
+    [
+      ['cssmm'],
+      "exsh: Unknown command 'cssmm'; the commands are run, tsh, devices, cssm, trust, factory-reset, backup. Did you mean 'cssm'? [cli.unknownCommand]",
+    ],
     [['backup'], 'Usage: exsh backup [options] [command]'],
     [['--now', 'yesterday', '-c', 'xStatus'], "exsh: Invalid --now 'yesterday': expected an ISO 8601 time such as 2026-03-01T10:15:00Z. [cli.badNow]"],
     [['--device', '../x', '-c', 'xStatus'], "exsh: Invalid device name '../x'"],
@@ -206,7 +219,10 @@ describe('devices', () => {
     expect(c.stdout).toMatch(/^Created device 'vcs1': Cisco TelePresence VCS, UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}\.$/);
     expect((await exsh(['--home', h, 'devices', 'create', 'vcs1'])).exitCode).toBe(1);
     const typed = await exsh(['--home', h, 'devices', 'create', 'vcs2', '--brand', 'VCS', '--type', 'ExpresswayE']);
-    expect([typed.exitCode, typed.stderr]).toEqual([2, 'exsh: A Cisco VCS has no Expressway type: leave out --type, or use --brand Expressway. [device.typeNotForVcs]']);
+    expect([typed.exitCode, typed.stderr]).toEqual([
+      2,
+      'exsh: A Cisco VCS has no Expressway type: leave out --type, or use --brand Expressway. [device.typeNotForVcs]',
+    ]);
     expect((await exsh(['--home', h, 'devices', 'create', 'e1', '--type', 'ExpresswayE'])).exitCode).toBe(0);
     expect((await exsh(['--home', h, '--device', 'e1', '-c', 'xStatus SystemUnit Product'])).stdout).toContain('Product: "Cisco Expressway-E"');
     const l = await exsh(['--home', h, 'devices', 'list', '--json']);

@@ -115,16 +115,24 @@ describe('concurrent exsh processes on one device', () => {
     const trial = async (t: number): Promise<void> => {
       const device = `d${t}`;
       const { sent, acked } = await killedWriter(home, device, line, 40 + Math.floor(rnd() * 160));
-      const r = await runExsh(['--home', home, '--device', device, '--now', NOW, '-c', 'xStatus SystemUnit Time', '-c', 'xConfiguration SystemUnit Name', '-c', ADVANCE], {
-        env: { EXSH_LOCK_TIMEOUT: '5000' },
-      });
+      const r = await runExsh(
+        ['--home', home, '--device', device, '--now', NOW, '-c', 'xStatus SystemUnit Time', '-c', 'xConfiguration SystemUnit Name', '-c', ADVANCE],
+        {
+          env: { EXSH_LOCK_TIMEOUT: '5000' },
+        },
+      );
       expect({ t, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ t, exitCode: 0, stderr: '' });
       const time = /Time: "([^"]+)"/.exec(r.stdout)?.[1] as string;
       const minutes = (Date.parse(time) - Date.parse(NOW)) / 60_000;
       const name = /SystemUnit Name: "([^"]*)"/.exec(r.stdout)?.[1] as string;
       const j = name === '' ? 0 : Number(name.slice(1));
       const k = minutes === j / 2 ? j : minutes === j / 2 + 1 ? j + 1 : Number.NaN;
-      expect({ t, prefix: Number.isInteger(k), atLeastAcked: k >= acked, atMostSent: k <= sent }).toEqual({ t, prefix: true, atLeastAcked: true, atMostSent: true });
+      expect({ t, prefix: Number.isInteger(k), atLeastAcked: k >= acked, atMostSent: k <= sent }).toEqual({
+        t,
+        prefix: true,
+        atLeastAcked: true,
+        atMostSent: true,
+      });
       // The write after the kill went through: the lock was not left behind.
       expect(r.stdout.endsWith('*r/end\n\nOK\n')).toBe(true);
     };
@@ -150,11 +158,24 @@ describe('concurrent exsh processes on one device', () => {
 
       // Lines before the blocked one ran and were shown; the rest never ran.
       const partial = await runExsh(
-        ['--home', home, '--now', NOW, '-c', 'xConfiguration SystemUnit Name', '-c', 'xCommand Simulator Clock Advance Minutes: 5', '-c', 'xStatus SystemUnit Time'],
+        [
+          '--home',
+          home,
+          '--now',
+          NOW,
+          '-c',
+          'xConfiguration SystemUnit Name',
+          '-c',
+          'xCommand Simulator Clock Advance Minutes: 5',
+          '-c',
+          'xStatus SystemUnit Time',
+        ],
         { env },
       );
       expect(partial.exitCode).toBe(3);
-      expect(partial.stdout).toBe(`*c xConfiguration SystemUnit Name: "before"\n\nOK\n*r Result (status=Error):\n    Reason: ${JSON.stringify(sentence)}\n    Code: "store.locked"\n*r/end\n\nERROR\n`);
+      expect(partial.stdout).toBe(
+        `*c xConfiguration SystemUnit Name: "before"\n\nOK\n*r Result (status=Error):\n    Reason: ${JSON.stringify(sentence)}\n    Code: "store.locked"\n*r/end\n\nERROR\n`,
+      );
       expect(partial.stderr).toBe(`exsh: ${sentence} [store.locked]\n`);
 
       // Reads take no lock.
@@ -165,6 +186,10 @@ describe('concurrent exsh processes on one device', () => {
       holder.close();
     }
     // Once the other transaction ends, writes go through.
-    expect(await runExsh(['--home', home, '--now', NOW, '-c', 'xConfiguration SystemUnit Name: "after"'])).toEqual({ exitCode: 0, stdout: '\nOK\n', stderr: '' });
+    expect(await runExsh(['--home', home, '--now', NOW, '-c', 'xConfiguration SystemUnit Name: "after"'])).toEqual({
+      exitCode: 0,
+      stdout: '\nOK\n',
+      stderr: '',
+    });
   });
 });

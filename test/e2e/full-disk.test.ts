@@ -61,8 +61,7 @@ function fill(file: string): void {
   }
 }
 
-const FULL = (db: string) =>
-  `The device store ${db} could not be written: the disk is full. Nothing was changed; free some space and try again.`;
+const FULL = (db: string) => `The device store ${db} could not be written: the disk is full. Nothing was changed; free some space and try again.`;
 
 describe('a full disk', () => {
   it('the change that does not fit ends in ERROR and exit 3, nothing is printed as OK; after space is freed, changes go through', async (ctx) => {
@@ -101,7 +100,11 @@ describe('a full disk', () => {
       ResultId: 'r1',
     });
     // Reads still work, and the store holds what it held.
-    expect(await runExsh([...base, '-c', 'xConfiguration SystemUnit Name'])).toEqual({ exitCode: 0, stdout: '*c xConfiguration SystemUnit Name: "before"\n\nOK\n', stderr: '' });
+    expect(await runExsh([...base, '-c', 'xConfiguration SystemUnit Name'])).toEqual({
+      exitCode: 0,
+      stdout: '*c xConfiguration SystemUnit Name: "before"\n\nOK\n',
+      stderr: '',
+    });
 
     // With nobody holding the store open, SQLite cannot even make its index: exit 3 again, no OK.
     session.stdin?.end();

@@ -167,7 +167,7 @@ function mutate(rnd: () => number, line: string): string {
         s = s.slice(0, at) + randomChar(rnd) + s.slice(at + 1);
         break;
       case 3:
-        s = s.slice(0, at) + '"' + s.slice(at);
+        s = `${s.slice(0, at)}"${s.slice(at)}`;
         break;
       case 4:
         s = s.slice(0, at) + pick(rnd, [' | ', ' |', '|resultId=', ' | resultId="', ' | resultId="x"', ' | resultId=x y']) + s.slice(at);
@@ -190,7 +190,7 @@ function mutate(rnd: () => number, line: string): string {
         s = s.slice(0, at);
         break;
       case 10:
-        s = s.slice(0, at) + ' ' + pick(rnd, CORPUS) + s.slice(at);
+        s = `${s.slice(0, at)} ${pick(rnd, CORPUS)}${s.slice(at)}`;
         break;
       case 11: {
         const words = s.split(' ');
@@ -241,7 +241,9 @@ function checkTerminal(out: string): void {
   expect(reply).toMatch(/(?:^|\n)(OK|ERROR)\n$/);
   if (reply.endsWith('ERROR\n') && !/^\*\? xCommand /.test(reply)) {
     // Every failure (but a command's usage, §2.5) is a result block with a Reason and a Code.
-    expect(reply).toMatch(/^\*r \w+ \(status=(Error|ParameterError)\):\n {4}Reason: "[^\n]+"\n(?: {4}XPath: "[^\n]*"\n)? {4}Code: "[a-zA-Z]+\.[a-zA-Z]+"\n\*r\/end\n\n(\*\* resultId: "[^\n]*"\n)?ERROR\n$/);
+    expect(reply).toMatch(
+      /^\*r \w+ \(status=(Error|ParameterError)\):\n {4}Reason: "[^\n]+"\n(?: {4}XPath: "[^\n]*"\n)? {4}Code: "[a-zA-Z]+\.[a-zA-Z]+"\n\*r\/end\n\n(\*\* resultId: "[^\n]*"\n)?ERROR\n$/,
+    );
   }
 }
 

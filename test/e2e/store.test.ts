@@ -85,7 +85,11 @@ describe('a legacy JSON store that cannot be used', () => {
   it('was written by a newer exsh: refused, untouched', async () => {
     const home = tempHome();
     const file = plantLegacy(home, '{"schemaVersion": 999}\n');
-    await expectRefused(home, file, `exsh: The device store ${file} was written by a newer exsh (schema 999); upgrade exsh to use it. It was left untouched. [store.newerVersion]\n`);
+    await expectRefused(
+      home,
+      file,
+      `exsh: The device store ${file} was written by a newer exsh (schema 999); upgrade exsh to use it. It was left untouched. [store.newerVersion]\n`,
+    );
   });
 
   it('recovers once the bad file is moved aside, as the message says', async () => {
@@ -120,7 +124,9 @@ describe('importing a legacy JSON store', () => {
     // Changes go to the database; the old file is kept byte for byte.
     expect((await runExsh(['--home', home, '--device', 'lab', '-c', 'xConfiguration SystemUnit Name: "new-lab"'])).exitCode).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(text);
-    expect((await runExsh(['--home', home, '--device', 'lab', '-c', 'xConfiguration SystemUnit Name'])).stdout).toBe('*c xConfiguration SystemUnit Name: "new-lab"\n\nOK\n');
+    expect((await runExsh(['--home', home, '--device', 'lab', '-c', 'xConfiguration SystemUnit Name'])).stdout).toBe(
+      '*c xConfiguration SystemUnit Name: "new-lab"\n\nOK\n',
+    );
 
     expect((await runExsh(['--home', home, 'devices', 'remove', 'lab'])).exitCode).toBe(0);
     const again = await runExsh(['--home', home, '--device', 'lab', '-c', 'xStatus SystemUnit Hardware SerialNumber']);
@@ -134,7 +140,7 @@ describe('the database', () => {
     const home = tempHome();
     expect((await runExsh(['--home', home, '--now', NOW, '-c', 'xConfiguration SystemUnit Name: "ok"'])).exitCode).toBe(0);
     const db = new Database(dbFile(home));
-    db.prepare("UPDATE device SET document = '{\"schemaVersion\": 1, \"identity\": 7}' WHERE name = 'expressway'").run();
+    db.prepare('UPDATE device SET document = \'{"schemaVersion": 1, "identity": 7}\' WHERE name = \'expressway\'').run();
     db.close();
     const stderr = `exsh: The device store ${dbFile(home)} holds a corrupt document for device 'expressway' (identity is missing). It was left untouched: remove the device (exsh devices remove expressway) to start it afresh, or restore it from a backup. [store.corrupt]\n`;
     for (const entry of ENTRY_POINTS) {
@@ -153,7 +159,11 @@ describe('the database', () => {
     const r = await runExsh(['--home', home, '-c', 'xConfiguration SystemUnit Name: "x"']);
     expect(r.exitCode).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`^exsh: The device store ${dbFile(home)} is corrupt \\(.+\\)\\. It was left untouched: move it aside to start afresh, or restore it from a copy\\. \\[store\\.corrupt\\]\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^exsh: The device store ${dbFile(home)} is corrupt \\(.+\\)\\. It was left untouched: move it aside to start afresh, or restore it from a copy\\. \\[store\\.corrupt\\]\\n$`,
+      ),
+    );
     expect(readFileSync(dbFile(home))).toEqual(bytes);
   });
 
@@ -183,9 +193,14 @@ describe('devices show', () => {
     expect(doc.config['License Smart Transport Proxy Password']).toBe('********');
     expect(doc.schemaVersion).toBe(1);
     const text = await runExsh(['--home', home, 'devices', 'show', 'expressway']);
-    expect(text.stdout.split('\n')[0]).toMatch(/^Device 'expressway': Cisco Expressway-C, UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}, stored in .*exsh\.sqlite\.$/);
+    expect(text.stdout.split('\n')[0]).toMatch(
+      /^Device 'expressway': Cisco Expressway-C, UDI P:Expressway,S:[0-9A-F]{8},V:1\.0,H:[0-9a-f]{8}, stored in .*exsh\.sqlite\.$/,
+    );
     expect(text.stdout).not.toContain('s3cret');
-    expect(await runExsh(['--home', home, 'devices', 'show', 'nope'])).toMatchObject({ exitCode: 1, stderr: `exsh: No device 'nope' under ${home}. [device.notFound]\n` });
+    expect(await runExsh(['--home', home, 'devices', 'show', 'nope'])).toMatchObject({
+      exitCode: 1,
+      stderr: `exsh: No device 'nope' under ${home}. [device.notFound]\n`,
+    });
   });
 });
 

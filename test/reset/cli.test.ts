@@ -19,19 +19,21 @@ function exsh(home: string, ...args: string[]) {
 }
 
 async function stateOf(home: string): Promise<Record<string, unknown>> {
-  const r = await runExsh(['--home', home, '--now', NOW, '--output', 'json', '-c', 'xstatus SystemUnit', '-c', 'xstatus FactoryReset', '-c', 'xstatus Alarm'], { input: '' });
+  const r = await runExsh(['--home', home, '--now', NOW, '--output', 'json', '-c', 'xstatus SystemUnit', '-c', 'xstatus FactoryReset', '-c', 'xstatus Alarm'], {
+    input: '',
+  });
   expect(r.exitCode).toBe(0);
-  return Object.assign({}, ...r.stdout.trim().split(/\n(?=\{)/).map((t) => (JSON.parse(t) as { Status: object }).Status));
+  return Object.assign(
+    {},
+    ...r.stdout
+      .trim()
+      .split(/\n(?=\{)/)
+      .map((t) => (JSON.parse(t) as { Status: object }).Status),
+  );
 }
 
 async function configured(home: string): Promise<void> {
-  const r = await exsh(
-    home,
-    '-c',
-    'xconfiguration License Smart Transport Mode: Proxy',
-    '-c',
-    'xconfiguration IP DNS Domain Name: example.com',
-  );
+  const r = await exsh(home, '-c', 'xconfiguration License Smart Transport Mode: Proxy', '-c', 'xconfiguration IP DNS Domain Name: example.com');
   expect(r.exitCode).toBe(0);
 }
 
@@ -76,7 +78,19 @@ describe('exsh factory-reset with flags', () => {
         '',
       ].join('\n'),
     );
-    const after = await exsh(home, '-c', 'xconfiguration License Smart Transport Mode', '-c', 'xstatus Alarm 1 Id', '-c', 'xstatus Alarm 2 Id', '-c', 'xconfiguration IP DNS Domain Name: example.com', '-c', 'xstatus Alarm');
+    const after = await exsh(
+      home,
+      '-c',
+      'xconfiguration License Smart Transport Mode',
+      '-c',
+      'xstatus Alarm 1 Id',
+      '-c',
+      'xstatus Alarm 2 Id',
+      '-c',
+      'xconfiguration IP DNS Domain Name: example.com',
+      '-c',
+      'xstatus Alarm',
+    );
     expect(after.stdout).toBe(
       [
         '*c xConfiguration License Smart Transport Mode: Proxy',
@@ -151,12 +165,24 @@ describe('exsh factory-reset with flags', () => {
 
 describe('exsh factory-reset refusals (exit 2, nothing changed)', () => {
   it.each<[string, string[], string]>([
-    ['-o, removed in X14.2', ['-o'], 'exsh: The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept. [reset.optionKeysFlagRemoved]\n'],
+    [
+      '-o, removed in X14.2',
+      ['-o'],
+      'exsh: The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept. [reset.optionKeysFlagRemoved]\n',
+    ],
     ['-o with every answer given', ['-o', '--keep', 'all', '--yes'], '[reset.optionKeysFlagRemoved]'],
     ['no flags, stdin not a terminal', [], 'missing answers: brand-type ("Keep brand and type of the device"), smart-licensing'],
-    ['-t without its answer', ['-t', '--yes'], 'missing answer: smart-licensing ("Keep smart licensing settings"). Give them with --keep/--discard <names> and --yes. [reset.missingAnswer]'],
+    [
+      '-t without its answer',
+      ['-t', '--yes'],
+      'missing answer: smart-licensing ("Keep smart licensing settings"). Give them with --keep/--discard <names> and --yes. [reset.missingAnswer]',
+    ],
     ['the final confirmation missing', ['--keep', 'all'], 'missing answer: the final confirmation ("Are you sure you want to continue")'],
-    ['an unknown name', ['--keep', 'ssh', '--yes'], "Unknown name 'ssh' in --keep: use brand-type, smart-licensing, fips, ip, management, ssh-keys, certificates, passwords, logs or all. Did you mean 'ssh-keys'? [reset.unknownName]"],
+    [
+      'an unknown name',
+      ['--keep', 'ssh', '--yes'],
+      "Unknown name 'ssh' in --keep: use brand-type, smart-licensing, fips, ip, management, ssh-keys, certificates, passwords, logs or all. Did you mean 'ssh-keys'? [reset.unknownName]",
+    ],
     ['a conflict', ['--keep', 'ip', '--discard', 'ip', '--yes'], 'ip is in both --keep and --discard. [reset.conflictingAnswers]'],
     ['an unknown flag', ['-x'], "exsh: unknown option '-x'. [commander.unknownOption]"],
   ])('%s', async (_what, args, stderr) => {

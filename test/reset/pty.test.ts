@@ -13,7 +13,10 @@ async function status(home: string, line: string): Promise<string> {
 describe('factory-reset under a PTY', () => {
   it('asks the nine questions in the seed order, re-asks a bad answer, and resets on YES', async () => {
     const home = tempHome();
-    await runExsh(['--home', home, '--now', NOW, '-c', 'xconfiguration IP DNS Domain Name: example.com', '-c', 'xconfiguration License Smart Transport Mode: Proxy'], { input: '' });
+    await runExsh(
+      ['--home', home, '--now', NOW, '-c', 'xconfiguration IP DNS Domain Name: example.com', '-c', 'xconfiguration License Smart Transport Mode: Proxy'],
+      { input: '' },
+    );
     const t = new Terminal(['--home', home, '--now', NOW, 'factory-reset']);
     const answers: Array<[string, string]> = [
       ['Keep brand and type of the device [YES/NO]?', 'yes'],

@@ -31,7 +31,9 @@ describe('factory-reset in an interactive session', () => {
       ['Please answer YES or NO.\n', 'Keep brand and type of the device [YES/NO]? '],
       ['\n', 'Are you sure you want to continue [YES/NO]? '],
     ]);
-    expect(out).toBe('Factory reset done: kept brand and type; everything else was returned to factory default settings.\nThe system restarted as Cisco Expressway-C.\n\nOK\n');
+    expect(out).toBe(
+      'Factory reset done: kept brand and type; everything else was returned to factory default settings.\nThe system restarted as Cisco Expressway-C.\n\nOK\n',
+    );
     expect((await d.state()).lastReset).toMatchObject({ count: 1 });
   });
 

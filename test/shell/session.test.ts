@@ -20,7 +20,7 @@ async function run(s: Session, ...lines: string[]): Promise<string> {
 
 describe('help (§2.5)', () => {
   it('? lists the verbs', async () => {
-    expect(await run((await session()), '?')).toBe(
+    expect(await run(await session(), '?')).toBe(
       '- User Commands -\n\nxconfiguration  xcommand        xstatus         xpreferences\nxfeedback       echo            help            bye\nexit            factory-reset\n\nOK\n',
     );
   });
@@ -52,7 +52,7 @@ describe('help (§2.5)', () => {
   });
 
   it('xStatus <path> ? lists the leaves', async () => {
-    expect(await run((await session()), 'xStatus SystemUnit UDI ?')).toBe(
+    expect(await run(await session(), 'xStatus SystemUnit UDI ?')).toBe(
       '*? xStatus SystemUnit UDI ProductId\n*? xStatus SystemUnit UDI SerialNumber\n*? xStatus SystemUnit UDI VersionId\n*? xStatus SystemUnit UDI HostIdentifier\n\nOK\n',
     );
   });
@@ -122,7 +122,9 @@ describe('clock and evaluation (§5.4)', () => {
     await run(s, 'xCommand Simulator Clock Advance Days: 89 Hours: 12');
     expect(await run(s, 'xStatus License Smart Evaluation DaysRemaining')).toContain('DaysRemaining: 1');
     await run(s, 'xCommand Simulator Clock Advance Hours: 12');
-    expect(await run(s, 'xStatus License Smart Evaluation')).toBe('*s License: /\n    Smart:\n      Evaluation:\n        DaysRemaining: 0\n        Status: "Expired"\n*s/end\n\nOK\n');
+    expect(await run(s, 'xStatus License Smart Evaluation')).toBe(
+      '*s License: /\n    Smart:\n      Evaluation:\n        DaysRemaining: 0\n        Status: "Expired"\n*s/end\n\nOK\n',
+    );
     expect(await run(s, 'xStatus License Smart Authorization Status')).toContain('Status: "Evaluation Expired"');
   });
 });

@@ -8,7 +8,16 @@ const tree = deviceModel().tree;
 
 describe('lexer', () => {
   const cases: [string, ReturnType<typeof lex>][] = [
-    ['xStatus SystemUnit', { tokens: [{ kind: 'word', text: 'xStatus' }, { kind: 'word', text: 'SystemUnit' }], resultId: undefined }],
+    [
+      'xStatus SystemUnit',
+      {
+        tokens: [
+          { kind: 'word', text: 'xStatus' },
+          { kind: 'word', text: 'SystemUnit' },
+        ],
+        resultId: undefined,
+      },
+    ],
     [
       'xConfiguration SystemUnit Name: "lab 1"',
       {
@@ -21,16 +30,73 @@ describe('lexer', () => {
         resultId: undefined,
       },
     ],
-    ['x "a \\"b\\" \\\\c"', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'string', text: 'a "b" \\c' }], resultId: undefined }],
+    [
+      'x "a \\"b\\" \\\\c"',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'string', text: 'a "b" \\c' },
+        ],
+        resultId: undefined,
+      },
+    ],
     ['x | resultId="r-1"', { tokens: [{ kind: 'word', text: 'x' }], resultId: 'r-1' }],
     ['x | resultid = "a \\"q\\""', { tokens: [{ kind: 'word', text: 'x' }], resultId: 'a "q"' }],
-    ['x Minutes:5', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'key', text: 'Minutes' }, { kind: 'word', text: '5' }], resultId: undefined }],
-    ['x https://h/SmartTransport', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'word', text: 'https://h/SmartTransport' }], resultId: undefined }],
-    ['x Name:"q"', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'key', text: 'Name' }, { kind: 'string', text: 'q' }], resultId: undefined }],
+    [
+      'x Minutes:5',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'key', text: 'Minutes' },
+          { kind: 'word', text: '5' },
+        ],
+        resultId: undefined,
+      },
+    ],
+    [
+      'x https://h/SmartTransport',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'word', text: 'https://h/SmartTransport' },
+        ],
+        resultId: undefined,
+      },
+    ],
+    [
+      'x Name:"q"',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'key', text: 'Name' },
+          { kind: 'string', text: 'q' },
+        ],
+        resultId: undefined,
+      },
+    ],
     ['x ?', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'query' }], resultId: undefined }],
     ['x sm?', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'word', text: 'sm' }, { kind: 'query' }], resultId: undefined }],
-    ['x "" y', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'string', text: '' }, { kind: 'word', text: 'y' }], resultId: undefined }],
-    ['x "a|b"', { tokens: [{ kind: 'word', text: 'x' }, { kind: 'string', text: 'a|b' }], resultId: undefined }],
+    [
+      'x "" y',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'string', text: '' },
+          { kind: 'word', text: 'y' },
+        ],
+        resultId: undefined,
+      },
+    ],
+    [
+      'x "a|b"',
+      {
+        tokens: [
+          { kind: 'word', text: 'x' },
+          { kind: 'string', text: 'a|b' },
+        ],
+        resultId: undefined,
+      },
+    ],
   ];
   it.each(cases)('%s', (line, expected) => {
     expect(lex(line)).toEqual(expected);
@@ -118,10 +184,26 @@ describe('xConfiguration', () => {
   });
 
   it.each([
-    ['xConfiguration License Smart Transport Mode: Maybe', 'xapi.badValue', "Invalid value 'Maybe' for License Smart Transport Mode: expected one of Direct, OnPrem or Proxy."],
-    ['xConfiguration License Smart Transport Proxy Port: 0', 'xapi.badValue', "Invalid value '0' for License Smart Transport Proxy Port: expected an integer from 1 to 65535."],
-    ['xConfiguration License Smart Transport Proxy Port: 80a', 'xapi.badValue', "Invalid value '80a' for License Smart Transport Proxy Port: expected an integer from 1 to 65535."],
-    ['xConfiguration SystemUnit Name: "' + 'x'.repeat(51) + '"', 'xapi.badValue', `Invalid value '${'x'.repeat(51)}' for SystemUnit Name: expected a string of at most 50 characters.`],
+    [
+      'xConfiguration License Smart Transport Mode: Maybe',
+      'xapi.badValue',
+      "Invalid value 'Maybe' for License Smart Transport Mode: expected one of Direct, OnPrem or Proxy.",
+    ],
+    [
+      'xConfiguration License Smart Transport Proxy Port: 0',
+      'xapi.badValue',
+      "Invalid value '0' for License Smart Transport Proxy Port: expected an integer from 1 to 65535.",
+    ],
+    [
+      'xConfiguration License Smart Transport Proxy Port: 80a',
+      'xapi.badValue',
+      "Invalid value '80a' for License Smart Transport Proxy Port: expected an integer from 1 to 65535.",
+    ],
+    [
+      `xConfiguration SystemUnit Name: "${'x'.repeat(51)}"`,
+      'xapi.badValue',
+      `Invalid value '${'x'.repeat(51)}' for SystemUnit Name: expected a string of at most 50 characters.`,
+    ],
     ['xConfiguration SystemUnit Name:', 'xapi.missingValue', 'Missing value for SystemUnit Name: expected a string.'],
     ['xConfiguration SystemUnit Name: lab 1', 'xapi.syntax', 'Too many values for SystemUnit Name: put a value that contains spaces in double quotes.'],
     [
@@ -129,7 +211,11 @@ describe('xConfiguration', () => {
       'xapi.badValue',
       "Invalid value 'http://x/SmartTransport' for License Smart Transport OnPrem Url: it must be https://<server>/SmartTransport, for example https://example.com/SmartTransport.",
     ],
-    ['xConfiguration Foo: 1', 'xapi.noMatch', "No match on address expression: 'Foo' is not under xConfiguration (expected SystemUnit, IP, License, Services)."],
+    [
+      'xConfiguration Foo: 1',
+      'xapi.noMatch',
+      "No match on address expression: 'Foo' is not under xConfiguration (expected SystemUnit, IP, License, Services).",
+    ],
     ['xConfiguration License Smart: 1', 'xapi.noMatch', 'xConfiguration License Smart is not a setting: name one of ReservationEnable, Transport, Privacy.'],
   ])('%s', (line, code, message) => {
     const e = errorOf(line);
@@ -183,8 +269,16 @@ describe('xCommand', () => {
   it.each([
     ['xCommand Simulator Clock Advance Minutes: 60', 'xapi.badParameter', "Invalid value '60' for Minutes: expected an integer from 0 to 59."],
     ['xCommand Simulator Clock Advance Minutes: 1 Minutes: 2', 'xapi.badParameter', 'Parameter Minutes was given more than once.'],
-    ['xCommand Simulator Clock Advance Seconds: 1', 'xapi.badParameter', "Unknown parameter 'Seconds' for xCommand Simulator Clock Advance: expected Days, Hours, Minutes."],
-    ['xCommand Simulator Clock Advance 5', 'xapi.badParameter', "Unexpected value '5': parameters of xCommand Simulator Clock Advance are written Name: value."],
+    [
+      'xCommand Simulator Clock Advance Seconds: 1',
+      'xapi.badParameter',
+      "Unknown parameter 'Seconds' for xCommand Simulator Clock Advance: expected Days, Hours, Minutes.",
+    ],
+    [
+      'xCommand Simulator Clock Advance 5',
+      'xapi.badParameter',
+      "Unexpected value '5': parameters of xCommand Simulator Clock Advance are written Name: value.",
+    ],
     ['xCommand Simulator Clock Advance Minutes:', 'xapi.badParameter', 'Missing value for parameter Minutes.'],
     ['xCommand Simulator Clock Set a b', 'xapi.badParameter', 'Parameter Time was given more than once.'],
     ['xCommand Nope', 'xapi.noMatch', "Unknown command: there is no 'Nope' under xCommand (expected License, ServiceSelect, OptionKey, Simulator)."],

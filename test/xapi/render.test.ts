@@ -120,7 +120,12 @@ describe('terminal mode', () => {
       '7',
       '*r LicenseSmartReservationInstallResult (status=Error):\n    Reason: "The authorization code does not match this product instance"\n    Code: "reservation.udiMismatch"\n*r/end\n\n** resultId: "7"\nERROR\n',
     ],
-    ['bad path', badPath, undefined, '*r Result (status=Error):\n    Reason: "Unknown command"\n    XPath: "/Dila"\n    Code: "xapi.noMatch"\n*r/end\n\nERROR\n'],
+    [
+      'bad path',
+      badPath,
+      undefined,
+      '*r Result (status=Error):\n    Reason: "Unknown command"\n    XPath: "/Dila"\n    Code: "xapi.noMatch"\n*r/end\n\nERROR\n',
+    ],
     [
       'parameter error',
       paramError,
@@ -243,6 +248,8 @@ describe('feedback', () => {
     expect(renderFeedback('json', ev)).toBe('{\n"Configuration":{"SystemUnit":{"Name":{"Value":"x"}}}\n}\n');
   });
   it('xml', () => {
-    expect(renderFeedback('xml', ev)).toBe('<XmlDoc>\n  <Configuration>\n    <SystemUnit>\n      <Name>x</Name>\n    </SystemUnit>\n  </Configuration>\n</XmlDoc>\n');
+    expect(renderFeedback('xml', ev)).toBe(
+      '<XmlDoc>\n  <Configuration>\n    <SystemUnit>\n      <Name>x</Name>\n    </SystemUnit>\n  </Configuration>\n</XmlDoc>\n',
+    );
   });
 });
