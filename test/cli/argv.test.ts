@@ -1,22 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type CommandArgs, type CommandName, type Dispatch, main } from '../../src/cli.js';
+import { sink } from '../device/helpers.js';
 
 /**
  * argv → command and options, through main() with a dispatcher that records what each
  * command function would have been given (changesets' table-driven CLI tests).
  */
-
-function sink(): Writable & { text: () => string } {
-  let text = '';
-  const w = new Writable({
-    write(chunk, _enc, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => text });
-}
 
 interface Seen {
   name: CommandName;

@@ -1,23 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { confirmationCode, makeReturnCode, parseAuthorizationCode, signatureBytes } from '../../src/codes/index.js';
+import { sink } from '../device/helpers.js';
 import { cleanHomes, request, T0, tempHome, udi } from './helpers.js';
 
 afterEach(cleanHomes);
-
-function sink(): Writable & { text: () => string } {
-  let text = '';
-  const w = new Writable({
-    write(chunk, _enc, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => text });
-}
 
 /** Runs `exsh cssm <args>` in-process through main(); a failure's diagnostic is parsed back into its code and sentence. */
 async function run(home: string, ...args: string[]): Promise<{ stdout: string; stderr: string; error?: { code: string; exitCode: number; message: string } }> {

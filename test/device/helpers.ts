@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { closeDatabases } from '../../src/cssm/db.js';
 import type { DeviceContext } from '../../src/device/context.js';
 import { Device } from '../../src/device/device.js';
@@ -52,11 +53,13 @@ export interface TestDeviceOptions {
   seed?: string;
   now?: Date;
   mode?: OutputMode;
+  /** The device model (default: the product's, deviceModel()); the first device opened on a home fixes it for that home. */
+  model?: DeviceModel;
 }
 
 export async function testDevice(opts: TestDeviceOptions = {}): Promise<TestDevice> {
   const home = opts.home ?? tempHome();
-  const model = deviceModel();
+  const model = opts.model ?? deviceModel();
   const device = await Device.open({
     home,
     name: opts.name ?? 'expressway',
@@ -89,6 +92,18 @@ export async function testDevice(opts: TestDeviceOptions = {}): Promise<TestDevi
       throw new Error('expected a refusal');
     },
   };
+}
+
+/** A writable stream that keeps what is written (in-process CLI runs). */
+export function sink(): Writable & { text: () => string } {
+  let text = '';
+  const w = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return Object.assign(w, { text: () => text });
 }
 
 /** The terminal reply of a refused command (§3.1). */

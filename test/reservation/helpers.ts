@@ -11,16 +11,15 @@ import {
   type Entitlement,
   type Udi,
 } from '../../src/codes/index.js';
-import { Device } from '../../src/device/device.js';
-import type { DeviceModel } from '../../src/device/model.js';
 import { readReservation, type ReservationSection } from '../../src/device/reservation-state.js';
-import type { Brand, DeviceState } from '../../src/device/state.js';
-import { deviceModel } from '../../src/device/subsystems.js';
-import { isExshError } from '../../src/errors.js';
 import { seededRng } from '../../src/random.js';
-import { Session } from '../../src/shell/session.js';
-import type { OutputMode } from '../../src/xapi/types.js';
-import { cleanHomes as cleanDeviceHomes, tempHome as deviceTempHome, type TestDevice as DeviceTestDevice } from '../device/helpers.js';
+import {
+  cleanHomes as cleanDeviceHomes,
+  type TestDevice as DeviceTestDevice,
+  type TestDeviceOptions as DeviceTestDeviceOptions,
+  testDevice as deviceTestDevice,
+  tempHome as deviceTempHome,
+} from '../device/helpers.js';
 
 /** In-process fixtures: a device on a temporary home with a pinned clock and seed, and code signers. */
 
@@ -42,55 +41,13 @@ export interface TestDevice extends DeviceTestDevice {
   reservation(): Promise<Readonly<ReservationSection>>;
 }
 
-export interface TestDeviceOptions {
-  brand?: Brand;
-  seed?: string;
-  mode?: OutputMode;
-  home?: string;
-  name?: string;
-  /** The device model (default: the product's, deviceModel()); the first device opened on a home fixes it for that home. */
-  model?: DeviceModel;
-}
+export type TestDeviceOptions = Omit<DeviceTestDeviceOptions, 'now'>;
 
+/** A device of test/device/helpers.ts at NOW, plus its UDI and reservation section. */
 export async function testDevice(opts: TestDeviceOptions = {}): Promise<TestDevice> {
-  const home = opts.home ?? tempHome();
-  const model = opts.model ?? deviceModel();
-  const device = await Device.open({
-    home,
-    name: opts.name ?? 'expressway',
-    model,
-    now: NOW,
-    seed: opts.seed ?? '1',
-    createAs: opts.brand ? { brand: opts.brand } : undefined,
-  });
-  const state = await device.read();
-  const { pid, serial, vid, hostId } = state.identity;
-  const session = new Session({ device, mode: opts.mode });
-  const committed = async () => (await device.store.read(device.name))?.doc as DeviceState;
-  const stored = async () => JSON.stringify(await committed());
-  return {
-    home,
-    device,
-    model,
-    session,
-    udi: { pid, serial, vid, hostId },
-    run: (line, body) => session.text(body === undefined ? { line } : { line, body }),
-    state: async () => structuredClone(await committed()),
-    stored,
-    reservation: async () => readReservation(await committed()),
-    mutate: async (fn) => (await device.change(fn)).result,
-    async refusal(fn) {
-      const before = await stored();
-      try {
-        await device.change(fn);
-      } catch (e) {
-        if (!isExshError(e)) throw e;
-        if ((await stored()) !== before) throw new Error(`${e.code}: the refused change was written`);
-        return e.code;
-      }
-      throw new Error('expected a refusal');
-    },
-  };
+  const d = await deviceTestDevice({ ...opts, now: NOW });
+  const { pid, serial, vid, hostId } = (await d.state()).identity;
+  return { ...d, udi: { pid, serial, vid, hostId }, reservation: async () => readReservation(await d.state()) };
 }
 
 export const OK = '\nOK\n';
