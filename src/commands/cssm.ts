@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CssmEnv, LicenceRequest } from '../cssm/service.js';
 import { ExshError, usageError } from '../errors.js';
+import { writePrivateFile } from '../files.js';
 import { formatTable } from '../table.js';
 import type { CliContext } from './context.js';
 
@@ -37,7 +37,7 @@ function delivery(out: string | undefined): ((code: string) => void) | undefined
   if (out === undefined) return undefined;
   return (code) => {
     try {
-      writeFileSync(resolve(out), `${code}\n`);
+      writePrivateFile(resolve(out), `${code}\n`);
     } catch (e) {
       throw new ExshError('cssm.outUnwritable', `Cannot write the authorization code to ${out}: ${(e as Error).message}; nothing was reserved.`);
     }
