@@ -20,6 +20,12 @@ const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename:
 const loaded = { exports: {} };
 script.runInThisContext().call(loaded.exports, loaded.exports, Module.createRequire(bundle), loaded, bundle, path.dirname(bundle));
 
+// A reader that goes away (`exsh … | head -1`) ends exsh quietly: main() stops at the
+// failed write; the stream's own error event must not become a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 loaded.exports
   .main(process.argv.slice(2), {
     // A getter: touching process.stdin creates the stream, which -c never needs.
@@ -29,6 +35,10 @@ loaded.exports
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
+    interrupts: (handler) => {
+      process.on('SIGINT', handler);
+      return () => process.off('SIGINT', handler);
+    },
   })
   .then((code) => {
     process.exitCode = code;

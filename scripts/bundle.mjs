@@ -4,13 +4,33 @@
 // status read does not need (the reservation engine, node:crypto, SQLite's neighbours)
 // are bundled in but evaluated only when first imported. Native addons and the packages
 // loaded only on rare paths stay external and load from node_modules.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Script } from 'node:vm';
 import { build } from 'esbuild';
+
+/**
+ * Nothing to do when dist/ was built by this Node from the sources as they are: `npx exsh`
+ * (which makes npm run this project's prepare script) and `npm test` then start at once.
+ * `npm run build -- --force` rebuilds anyway.
+ */
+const STAMP = 'dist/.built-with';
+function newest(path) {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+const inputs = ['src', 'scripts/bundle.mjs', 'package.json', 'package-lock.json', 'bin/exsh.cjs'];
+if (!process.argv.includes('--force') && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === process.version) {
+  const built = statSync(STAMP).mtimeMs;
+  if (inputs.every((p) => !existsSync(p) || newest(p) < built)) {
+    console.log('dist/ is up to date (npm run build -- --force rebuilds it).');
+    process.exit(0);
+  }
+}
 
 rmSync('dist', { recursive: true, force: true });
 
@@ -38,10 +58,10 @@ const common = {
   target: 'node20',
   // Loaded from node_modules when needed: the SQLite addon's finder (never used: exsh
   // passes the addon's path), enquirer (factory-reset on a terminal), the XML parser
-  // (installing an SLR code), node-pty (tests).
-  external: ['bindings', 'enquirer', 'fast-xml-parser', 'node-pty'],
+  // (installing an SLR code).
+  external: ['bindings', 'enquirer', 'fast-xml-parser'],
   // src/paths.ts and friends use import.meta.url; in the bundle it is the bundle's own URL.
-  define: { 'import.meta.url': '__exshModuleUrl' },
+  define: { 'import.meta.url': '__exshModuleUrl', __EXSH_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   banner: { js: "const __exshModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyChildProcess],
   logLevel: 'warning',
@@ -52,7 +72,12 @@ const common = {
 
 await Promise.all([
   build({ ...common, entryPoints: { exsh: 'src/cli.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
-  build({ ...common, entryPoints: { bench: 'src/bench.ts', 'gen-docs': 'src/scripts/gen-docs.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' } }),
+  build({
+    ...common,
+    entryPoints: { bench: 'src/bench.ts', 'gen-docs': 'src/scripts/gen-docs.ts', codes: 'src/codes/index.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+  }),
 ]);
 
 /**
@@ -78,3 +103,4 @@ async function codeCache(file) {
 }
 
 await codeCache(resolve('dist/exsh.cjs'));
+writeFileSync(STAMP, process.version);

@@ -1,7 +1,9 @@
-import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CliContext, GlobalOptions, Io } from './commands/context.js';
 import { defineResetOptions, type ResetFlags } from './device/reset-flow.js';
 import { ExshError, exitStatusOf, formatDiagnostic, isExshError, usageError } from './errors.js';
+import { packageFile } from './paths.js';
 import { didYouMean } from './suggest.js';
 
 /**
@@ -21,14 +23,15 @@ export interface CommandArgs {
   'devices.list': [opts: { json?: boolean }];
   'devices.create': [name: string, opts: { brand: 'Expressway' | 'VCS'; type?: 'ExpresswayC' | 'ExpresswayE' }];
   'devices.show': [name: string, opts: { json?: boolean }];
-  'devices.remove': [name: string];
+  'devices.remove': [name: string, opts: { force?: boolean }];
   'cssm.init': [opts: import('./commands/cssm.js').InitOptions];
   'cssm.licenses': [opts: { virtualAccount?: string; json?: boolean }];
   'cssm.reserve': [opts: import('./commands/cssm.js').ReserveOptions];
-  'cssm.update': [opts: { instance?: string; license: string[]; out?: string }];
-  'cssm.confirm': [opts: { instance?: string; code?: string }];
-  'cssm.remove': [opts: { returnCode?: string; instance?: string }];
+  'cssm.update': [opts: import('./commands/cssm.js').UpdateOptions];
+  'cssm.confirm': [opts: { instance?: string; code?: string; json?: boolean }];
+  'cssm.remove': [opts: import('./commands/cssm.js').RemoveOptions];
   'cssm.instances': [opts: { virtualAccount?: string; json?: boolean }];
+  'cssm.code': [opts: { instance?: string; json?: boolean }];
   'trust.add': [file: string, opts: { name?: string }];
   'trust.list': [opts: { json?: boolean }];
   'trust.remove': [ref: string];
@@ -57,6 +60,7 @@ const LOADERS: { [K in CommandName]: () => Promise<Impl> } = {
   'cssm.confirm': async () => (await import('./commands/cssm.js')).cssmConfirm,
   'cssm.remove': async () => (await import('./commands/cssm.js')).cssmRemove,
   'cssm.instances': async () => (await import('./commands/cssm.js')).cssmInstances,
+  'cssm.code': async () => (await import('./commands/cssm.js')).cssmCode,
   'trust.add': async () => (await import('./commands/trust.js')).trustAdd,
   'trust.list': async () => (await import('./commands/trust.js')).trustList,
   'trust.remove': async () => (await import('./commands/trust.js')).trustRemove,
@@ -75,6 +79,26 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** The bundle has the version built in; from source (tests) it is read from package.json. */
+declare const __EXSH_VERSION__: string | undefined;
+function version(): string {
+  if (typeof __EXSH_VERSION__ === 'string') return __EXSH_VERSION__;
+  return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * An option whose value is one of `values`, in any case (`--output JSON`, `--brand vcs`),
+ * as everything typed in the shell is; the value is given on in its canonical spelling.
+ */
+function oneOf(flags: string, description: string, values: readonly string[]): Option {
+  const option = new Option(flags, description).choices(values);
+  return option.argParser((raw: string) => {
+    const hit = values.find((v) => v.toLowerCase() === raw.toLowerCase());
+    if (hit === undefined) throw new InvalidArgumentError(`Allowed choices are ${values.join(', ')}.`);
+    return hit;
+  });
+}
+
 export interface MainOptions {
   dispatch?: Dispatch;
 }
@@ -87,12 +111,19 @@ export function buildProgram(io: Io, run: <K extends CommandName>(name: K, args:
     // The EXSH_* variables are read from the injected environment (createContext), not by commander.
     .addOption(new Option('--home <dir>', 'where all state lives (env: EXSH_HOME; default: ~/.config/exsh)'))
     .addOption(new Option('--device <name>', 'which simulated device (env: EXSH_DEVICE; default: expressway)'))
-    .addOption(new Option('--output <mode>', 'start in this output mode').choices(['terminal', 'json', 'xml']).default('terminal'))
-    .addOption(new Option('--now <iso>', 'pin the simulated clock (the stored offset still applies) (env: EXSH_NOW)'))
+    .addOption(oneOf('--output <mode>', 'start in this output mode', ['terminal', 'json', 'xml']).default('terminal'))
+    .addOption(
+      new Option(
+        '--now <iso>',
+        "pin the base of the simulated clock to this time instead of real time; the device's own clock offset (moved by xCommand Simulator Clock Advance/Set) is still added (env: EXSH_NOW)",
+      ),
+    )
     .addOption(new Option('--seed <n>', 'deterministic identities and nonces (env: EXSH_SEED)'))
     .option('--no-color', 'plain output (also NO_COLOR)')
     .option('-c, --command <line>', 'run this line (repeatable), then exit', collect, [])
     .option('--fail-fast', 'stop at the first line that ends in ERROR')
+    .version(version(), '-V, --version', 'print the version')
+    .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -145,8 +176,8 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .command('create')
     .description('create a device (it is also created on first use)')
     .argument('<name>', 'device name')
-    .addOption(new Option('--brand <brand>', 'brand').choices(['Expressway', 'VCS']).default('Expressway'))
-    .addOption(new Option('--type <type>', 'type of an Expressway (default ExpresswayC)').choices(['ExpresswayC', 'ExpresswayE']))
+    .addOption(oneOf('--brand <brand>', 'brand', ['Expressway', 'VCS']).default('Expressway'))
+    .addOption(oneOf('--type <type>', 'type of an Expressway (default ExpresswayC)', ['ExpresswayC', 'ExpresswayE']))
     .action((name: string, o: CommandArgs['devices.create'][1]) => run('devices.create', [name, o]));
   devices
     .command('show')
@@ -156,9 +187,10 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .action((name: string, o: { json?: boolean }) => run('devices.show', [name, o]));
   devices
     .command('remove')
-    .description('remove a device and its history')
+    .description('remove a device and its history (refused while it holds a reservation or registration, unless --force)')
     .argument('<name>', 'device name')
-    .action((name: string) => run('devices.remove', [name]));
+    .option('--force', 'remove it even though it holds licences at the CSSM (they stay there until released)')
+    .action((name: string, o: { force?: boolean }) => run('devices.remove', [name, o]));
 
   const cssm = program.command('cssm').description('the simulated Cisco Smart Software Manager: inventory, reservations, product instances');
   cssm
@@ -167,12 +199,13 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--new-key', 'make a private authority key instead of the demo authority')
     .option('--account <name>', 'smart account name (new database only)')
     .option('--virtual-account <name>', 'virtual account that gets the stocked inventory (an empty one if the database exists)')
+    .option('--json', 'print a JSON object (also with --output json)')
     .action((o: CommandArgs['cssm.init'][0]) => run('cssm.init', [o]));
   cssm
     .command('licenses')
     .description('table of licences: License, Purchased, In Use, Reserved, Balance')
     .option('--virtual-account <name>', "virtual account (default: the smart account's default)")
-    .option('--json', 'print a JSON array')
+    .option('--json', 'print a JSON array (also with --output json)')
     .action((o: CommandArgs['cssm.licenses'][0]) => run('cssm.licenses', [o]));
   cssm
     .command('reserve')
@@ -182,33 +215,44 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--export-control', 'with --plr: Expressway PLR with Export Control')
     .option('--license <tag-or-name=qty>', 'a Specific License Reservation of qty units (repeatable)', collect, [])
     .option('--virtual-account <name>', 'virtual account to reserve from')
-    .option('--out <file>', 'write the code to a file instead of stdout')
+    .option('--out <file>', 'write the code to a file (0600) instead of stdout, once the reservation is made')
+    .option('--json', 'print a JSON object: the code and what it was issued for (also with --output json)')
     .action((o: CommandArgs['cssm.reserve'][0]) => run('cssm.reserve', [o]));
   cssm
     .command('update')
     .description('issue a new SLR code with changed quantities; the instance is in transit until confirmed')
     .option('--instance <serial>', 'the product instance (its serial number)')
     .option('--license <tag-or-name=qty>', 'new quantity, 0 to release (repeatable)', collect, [])
-    .option('--out <file>', 'write the code to a file instead of stdout')
+    .option('--out <file>', 'write the code to a file (0600) instead of stdout, once the update is made')
+    .option('--json', 'print a JSON object: the code and what it was issued for (also with --output json)')
     .action((o: CommandArgs['cssm.update'][0]) => run('cssm.update', [o]));
   cssm
     .command('confirm')
     .description('enter the confirmation code the device printed, completing an update')
     .option('--instance <serial>', 'the product instance (its serial number)')
     .option('--code <hex>', 'the 8-character confirmation code')
+    .option('--json', 'print a JSON object (also with --output json)')
     .action((o: CommandArgs['cssm.confirm'][0]) => run('cssm.confirm', [o]));
   cssm
     .command('remove')
-    .description("check a return code, release the instance's licences and delete it")
+    .description("check a return code (or with --force, none), release the instance's licences and delete it")
     .option('--return-code <code>', 'the return code from the device')
     .option('--instance <serial>', 'only look at this product instance')
+    .option('--force', 'with --instance: remove it without a return code (for a device that is gone)')
+    .option('--json', 'print a JSON object (also with --output json)')
     .action((o: CommandArgs['cssm.remove'][0]) => run('cssm.remove', [o]));
   cssm
     .command('instances')
     .description('table of product instances with reservation status and last contact')
     .option('--virtual-account <name>', 'only this virtual account')
-    .option('--json', 'print a JSON array')
+    .option('--json', 'print a JSON array (also with --output json)')
     .action((o: CommandArgs['cssm.instances'][0]) => run('cssm.instances', [o]));
+  cssm
+    .command('code')
+    .description('print the authorization codes issued to a product instance: pending, current, superseded')
+    .option('--instance <serial>', 'the product instance (its serial number)')
+    .option('--json', 'print a JSON object (also with --output json)')
+    .action((o: CommandArgs['cssm.code'][0]) => run('cssm.code', [o]));
 
   const trust = program.command('trust').description("manage the device's trust store: the authority keys whose authorization codes it accepts");
   trust
@@ -267,8 +311,9 @@ export async function main(argv: string[], io: Io, opts: MainOptions = {}): Prom
 export function reportError(e: unknown, io: Io): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-    // A command group without its subcommand: commander printed the group's help.
-    if (e.code === 'commander.help') return 2;
+    // `exsh help cssm` asked for it; a command group without its subcommand is a usage error
+    // (commander printed the group's help either way).
+    if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
     const sentence = e.message
       .replace(/^error: /, '')
       .replace(/\s*\n\s*/g, ' ')
@@ -276,6 +321,8 @@ export function reportError(e: unknown, io: Io): number {
     io.stderr.write(`${formatDiagnostic(usageError(e.code, sentence.endsWith('.') || sentence.endsWith(')') ? sentence : `${sentence}.`))}\n`);
     return 2;
   }
+  // The reader of our output has gone (`exsh … | head -1`): stop quietly, as a pipe expects.
+  if ((e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') return 0;
   if (isExshError(e)) {
     io.stderr.write(`${formatDiagnostic(e)}\n`);
     return exitStatusOf(e);

@@ -15,3 +15,6 @@ export function parseIsoTime(text: string): Date | undefined {
   const t = ISO_TIME.test(text) ? Date.parse(text) : NaN;
   return Number.isNaN(t) ? undefined : new Date(t);
 }
+
+/** The end of the simulated clock: the last second of year 9999 (ISO 8601's four-digit years). */
+export const CLOCK_END = Date.UTC(9999, 11, 31, 23, 59, 59);

@@ -1,3 +1,5 @@
+import { printable } from './text.js';
+
 /**
  * The errors of exsh. Every failure a user can cause carries a stable, namespaced code
  * (`reservation.udiMismatch`, `store.locked`) besides its sentence, so scripts and tests
@@ -40,7 +42,10 @@ export function exitStatusOf(e: ExshError): 1 | 2 | 3 {
   return 1;
 }
 
-/** How exsh prints a diagnostic about itself on stderr: one sentence and the code. */
+/**
+ * How exsh prints a diagnostic about itself on stderr: one sentence and the code. What a
+ * user typed may be in it; control characters never reach the terminal raw.
+ */
 export function formatDiagnostic(e: ExshError): string {
-  return `exsh: ${e.message} [${e.code}]`;
+  return printable(`exsh: ${e.message} [${e.code}]`);
 }

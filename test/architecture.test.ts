@@ -12,7 +12,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 /** Lower layers first. A file may import its own layer and those below it. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['errors.ts', 'suggest.ts', 'clock.ts', 'random.ts', 'paths.ts', 'table.ts', 'files.ts', 'catalogue.ts'],
+  ['text.ts', 'errors.ts', 'suggest.ts', 'clock.ts', 'random.ts', 'paths.ts', 'table.ts', 'files.ts', 'catalogue.ts'],
   ['codes/'],
   ['xapi/'],
   ['store/'],

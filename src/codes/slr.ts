@@ -216,12 +216,40 @@ function slice(text: string, open: string, close: string): string {
   return text.slice(a, b + close.length);
 }
 
+/**
+ * An SLR code nests five deep (specificPLR › authorizationCode › entitlements ›
+ * entitlement › tag); the structure check explains a misplaced element. This limit only
+ * keeps hostile nesting from reaching the parser.
+ */
+const MAX_DEPTH = 32;
+
+/**
+ * Before the XML parser sees the text: only the elements of an SLR code, nested no deeper
+ * than it nests, so hostile names (`__proto__`) and deep nesting get a parse error, not a
+ * failure inside the parser.
+ */
+function checkElements(text: string): void {
+  let depth = 0;
+  for (const m of text.matchAll(/<(\/?)([^\s/>]*)([^>]*?)(\/?)>/g)) {
+    const [, closing, name = '', , selfClosing] = m;
+    // Which names belong where is the structure check's to say; a name that is no plain
+    // identifier, or one that names a property of every object, never belongs anywhere.
+    if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name) || name in Object.prototype || name === 'prototype') {
+      throw parseError(`<${name.slice(0, 40)}> is not an element of an SLR authorization code`);
+    }
+    if (closing) depth--;
+    else if (!selfClosing) depth++;
+    if (depth > MAX_DEPTH) throw parseError(`its elements are nested more than ${MAX_DEPTH} deep`);
+  }
+}
+
 /** `canonical` must already be canonical and start with `<`. */
 export function parseSlrCode(canonical: string): Extract<AuthorizationCode, { type: 'SLR' }> {
   // Comments, CDATA and declarations are dropped by the parser yet would sit in the
   // signed text; nothing legitimate carries them, so refusing them keeps what is signed
   // exactly what is read.
   if (/<[!?]/.test(canonical)) throw parseError('comments, CDATA sections and XML declarations are not allowed');
+  checkElements(canonical);
   const problem = xmlProblem(canonical);
   if (problem) throw parseError(`it is not well-formed XML: ${problem}`);
   const roots = elementsOf(parseXml(canonical), 'document');

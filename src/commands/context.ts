@@ -15,6 +15,8 @@ export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
   env: Record<string, string | undefined>;
+  /** Subscribes to Ctrl-C (SIGINT); returns the unsubscribe. Absent: Ctrl-C does what it always does. */
+  interrupts?: (handler: () => void) => () => void;
 }
 
 /** The global options as commander parsed them. */
@@ -113,7 +115,17 @@ export function createContext(opts: GlobalOptions, io: Io): CliContext {
     lockTimeoutMs,
     model,
     store: () => openDeviceStore(home, model, { lockTimeoutMs }),
-    device: (name, createAs) => Device.open({ home, name: name ?? deviceName, model, now, seed, lockTimeoutMs, createAs }),
+    device: async (name, createAs) => {
+      const device = await Device.open({ home, name: name ?? deviceName, model, now, seed, lockTimeoutMs, createAs });
+      // "Created on first use" is what scripts rely on; a typo in --device should not pass
+      // unnoticed, so a device made beside others is named on stderr (never on stdout).
+      if (!createAs) {
+        device.onCreate = (others) => {
+          if (others > 0) io.stderr.write(`exsh: created device '${device.name}' in ${home}, which did not have it (exsh devices list shows them all).\n`);
+        };
+      }
+      return device;
+    },
     clock: () => now ?? new Date(),
     rng: (label) => (seed === undefined ? systemRng : seededRng(seed, label)),
   };

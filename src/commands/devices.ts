@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatUdi } from '../codes/udi.js';
 import type { Device } from '../device/device.js';
-import type { Brand, ProductType } from '../device/state.js';
+import { readReservation, registeredToCssm } from '../device/reservation-state.js';
+import type { Brand, DeviceState, ProductType } from '../device/state.js';
 import { productName } from '../device/systemunit.js';
 import { ExshError, StoreError, usageError } from '../errors.js';
 import { formatTable } from '../table.js';
@@ -77,9 +78,41 @@ export async function devicesShow(ctx: CliContext, name: string, opts: { json?: 
   return 0;
 }
 
-export async function devicesRemove(ctx: CliContext, name: string): Promise<number> {
+/**
+ * What removing a device would strand at the CSSM: an installed reservation or one in
+ * progress holds licences there, and a registration an instance.
+ */
+async function stranded(device: Device): Promise<string | undefined> {
+  let state: DeviceState | undefined;
+  try {
+    state = (await device.store.read(device.name))?.doc;
+  } catch (e) {
+    // A corrupt device cannot be asked; its message tells to remove it, so that stays possible.
+    if (e instanceof StoreError) return undefined;
+    throw e;
+  }
+  if (!state) return undefined;
+  const serial = state.identity.serial;
+  const { installed, request } = readReservation(state);
+  if (installed) {
+    const kind = installed.type === 'PLR' ? 'a Permanent License Reservation' : 'a Specific License Reservation';
+    return `it holds ${kind} (serial ${serial}): its licences would stay reserved at the CSSM. Return it first (xCommand License Smart Reservation Return, then exsh cssm remove --return-code <code>), or give --force and release them with exsh cssm remove --instance ${serial} --force`;
+  }
+  if (request) {
+    return `a reservation request is in progress (serial ${serial}): if the CSSM has reserved licences for it, they would stay reserved. Cancel it first (xCommand License Smart Reservation Cancel, and ReturnAuthorization for a code that was issued), or give --force and release them with exsh cssm remove --instance ${serial} --force`;
+  }
+  if (registeredToCssm(state)) {
+    return `it is registered to the CSSM (serial ${serial}): the product instance would stay there. Deregister it first (xCommand License Smart Deregister), or give --force and remove the instance with exsh cssm remove --instance ${serial} --force`;
+  }
+  return undefined;
+}
+
+export async function devicesRemove(ctx: CliContext, name: string, opts: { force?: boolean } = {}): Promise<number> {
   const device = await ctx.device(name);
+  const problem = await stranded(device);
+  if (problem && !opts.force) throw new ExshError('device.holdsLicences', `Device '${name}' was not removed: ${problem}.`);
   if (!(await device.remove())) throw new ExshError('device.notFound', `No device '${name}' under ${ctx.home}.`);
+  if (problem) ctx.io.stderr.write(`exsh: warning: device '${name}' removed with --force: ${problem.split(':')[0]}.\n`);
   rmSync(join(ctx.home, 'history', `${name}.history`), { force: true });
   ctx.io.stdout.write(`Removed device '${name}'.\n`);
   return 0;

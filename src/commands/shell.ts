@@ -72,6 +72,9 @@ export async function shellTsh(ctx: CliContext): Promise<number> {
   const s = await session(ctx, false);
   const out = streamOutput(ctx.io.stdout);
   await out.write(banner(await s.device.read(), s.device.name));
-  await runStream(s, ctx.io.stdin as AsyncIterable<Buffer>, out, {});
+  // On a terminal Ctrl-C cancels the line, as it does in the interactive shell; from a
+  // program (jsxapi's tsh: transport) SIGINT still ends the session.
+  const interrupts = ctx.io.stdin.isTTY ? ctx.io.interrupts : undefined;
+  await runStream(s, ctx.io.stdin as AsyncIterable<Buffer>, out, { interrupts });
   return exitStatus(s);
 }

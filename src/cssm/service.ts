@@ -40,6 +40,30 @@ export interface LicenceRequest {
 
 export type InstanceStatus = 'Reserved Licenses' | 'In Transit';
 
+/** Units of one licence: what a code carries, or what a removal released. */
+export interface LicenceCount {
+  license: string;
+  tag: string;
+  count: number;
+}
+
+/** An authorization code `reserve` or `update` issued, and what it was issued for. */
+export interface IssuedCode {
+  code: string;
+  /** The product instance's serial number. */
+  instance: string;
+  /** `UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0`, as CSSM names a product instance. */
+  udi: string;
+  piid: string;
+  reservationType: 'PLR' | 'SLR';
+  virtualAccount: string;
+  /** `In Transit` after an update, until it is confirmed. */
+  status: InstanceStatus;
+  /** The code's timestamp, ISO 8601. */
+  timestamp: string;
+  licenses: LicenceCount[];
+}
+
 const DAY_MS = 86_400_000;
 
 // ---------------------------------------------------------------------------------------
@@ -174,15 +198,14 @@ export interface ReserveOptions extends CssmEnv {
   exportControl?: boolean;
   licenses?: LicenceRequest[];
   virtualAccount?: string;
-  /**
-   * Called with the code inside the transaction, before it commits: if delivering it
-   * (writing `--out`) fails, the reservation is rolled back, so nothing is half-done.
-   */
-  deliver?: (code: string) => void;
 }
 
-/** Validates the request code, reserves the licences and returns the authorization code. */
-export function reserve(opts: ReserveOptions): string {
+/**
+ * Validates the request code, reserves the licences and returns the authorization code.
+ * Delivering it (printing, writing `--out`) is the caller's, once this has committed: a
+ * code must never exist outside for a reservation the CSSM does not hold.
+ */
+export function reserve(opts: ReserveOptions): IssuedCode {
   const requested = opts.licenses ?? [];
   if (opts.plr && requested.length > 0) {
     throw usageError('cssm.conflictingOptions', 'Give either --plr or --license, not both.');
@@ -207,9 +230,10 @@ export function reserve(opts: ReserveOptions): string {
       )
       .get(udi.serial, piid) as { type: string; va: string } | undefined;
     if (held) {
+      // Also what a crash between COMMIT and printing the code looks like: point to the code.
       throw new ExshError(
         'cssm.alreadyReserved',
-        `The product instance with serial number ${udi.serial} already holds a ${held.type} reservation in virtual account ${held.va}; return it on the device and remove the instance first.`,
+        `The product instance with serial number ${udi.serial} already holds ${held.type === 'SLR' ? 'an' : 'a'} ${held.type} reservation in virtual account ${held.va}: show its code with exsh cssm code --instance ${udi.serial}, or release it first (xCommand License Smart Reservation Return on the device if the code is installed, or ReturnAuthorization with the code if it never was, e.g. after a Cancel), then exsh cssm remove --return-code <code>.`,
       );
     }
     const allocation = new Map<number, number>();
@@ -234,8 +258,17 @@ export function reserve(opts: ReserveOptions): string {
       ? buildPlrCode({ version: PLR_VERSION, exportControl: opts.exportControl === true, timestamp: at, piid }, udi, privateKey)
       : buildSlrCode({ flag: SLR_FLAG, version: SLR_VERSION, piid, timestamp: at, entitlements: entitlements(db, allocation) }, udi, privateKey);
     recordCode(db, instanceId, opts.plr ? 'PLR' : 'SLR', code, at, 'current', at);
-    opts.deliver?.(code);
-    return code;
+    return {
+      code,
+      instance: udi.serial,
+      udi: udiLabel(udi),
+      piid,
+      reservationType: opts.plr ? 'PLR' : 'SLR',
+      virtualAccount: va.name,
+      status: 'Reserved Licenses',
+      timestamp: new Date(at).toISOString(),
+      licenses: licenceCounts(db, allocation),
+    };
   });
 }
 
@@ -247,26 +280,33 @@ export interface UpdateOptions extends CssmEnv {
   instance: string;
   /** New quantities; licences not named keep theirs, `0` releases one. */
   licenses: LicenceRequest[];
-  deliver?: (code: string) => void;
 }
 
 /**
  * Issues a new SLR code for a reserved instance. The instance is "In Transit" until the
  * device's confirmation code is entered; meanwhile each line holds the larger of the old
  * and new counts, so neither the installed code nor the new one can be oversubscribed.
- * A second update while in transit replaces the first (its code stays returnable).
+ * A second update while in transit is refused: the device may still install the first
+ * code, so its counts must stay reserved until it is confirmed or the reservation returned.
+ * Delivering the code is the caller's, once this has committed.
  */
-export function update(opts: UpdateOptions): string {
+export function update(opts: UpdateOptions): IssuedCode {
+  const serial = instanceSerial(opts.instance);
   if (opts.licenses.length === 0) {
     throw usageError('cssm.missingOption', 'Give at least one --license <tag-or-name>=<qty>.');
   }
   const wanted = resolveRequests(opts.licenses, { allowZero: true });
   const db = database(opts);
   return writeTransaction(db, () => {
-    const pi = findInstance(db, opts.instance);
+    const pi = findInstance(db, serial);
     requireSlr(pi, 'updated');
     const va = { id: pi.virtual_account_id, name: pi.va };
-    supersedePending(db, pi.id);
+    if (db.prepare('SELECT 1 FROM pending_update WHERE instance_id = ?').get(pi.id) !== undefined) {
+      throw new ExshError(
+        'cssm.updateInTransit',
+        `Product instance ${pi.udi_serial} has an update in transit: confirm it first (exsh cssm confirm --instance ${pi.udi_serial} --code <confirmation code>), or return the reservation on the device and remove the instance.`,
+      );
+    }
 
     const confirmed = new Map<number, number>();
     const rows = db
@@ -311,15 +351,27 @@ export function update(opts: UpdateOptions): string {
     const codeId = recordCode(db, pi.id, 'SLR', code, timestamp, 'pending', at);
     db.prepare('INSERT INTO pending_update (instance_id, code_id, requested_at) VALUES (?, ?, ?)').run(pi.id, codeId, at);
     db.prepare('UPDATE product_instance SET last_contact = ? WHERE id = ?').run(at, pi.id);
-    opts.deliver?.(code);
-    return code;
+    return {
+      code,
+      instance: pi.udi_serial,
+      udi: udiLabel(udi),
+      piid: pi.piid,
+      reservationType: 'SLR',
+      virtualAccount: pi.va,
+      status: 'In Transit',
+      timestamp: new Date(timestamp).toISOString(),
+      licenses: licenceCounts(db, allocation),
+    };
   });
 }
 
 export interface ConfirmResult {
-  serial: string;
+  /** The product instance's serial number. */
+  instance: string;
   /** True when an update was in transit and is now complete. */
   completed: boolean;
+  /** What the instance holds now. */
+  licenses: Array<{ license: string; tag: string; reserved: number }>;
 }
 
 /**
@@ -328,10 +380,11 @@ export interface ConfirmResult {
  * With no update in transit, the first code's confirmation is accepted and recorded.
  */
 export function confirm(opts: CssmEnv & { instance: string; code: string }): ConfirmResult {
+  const serial = instanceSerial(opts.instance);
   const given = opts.code.trim().toLowerCase();
   const db = database(opts);
   return writeTransaction(db, () => {
-    const pi = findInstance(db, opts.instance);
+    const pi = findInstance(db, serial);
     requireSlr(pi, 'confirmed');
     const udi = instanceUdi(pi);
     const at = opts.now().getTime();
@@ -354,7 +407,8 @@ export function confirm(opts: CssmEnv & { instance: string; code: string }): Con
     }
     db.prepare('UPDATE authorization_code SET confirmed_at = ? WHERE id = ?').run(at, target.id);
     db.prepare('UPDATE product_instance SET last_contact = ? WHERE id = ?').run(at, pi.id);
-    return { serial: pi.udi_serial, completed: pending !== undefined };
+    const licences = heldLicences(db, pi.id).map(({ license, tag, count }) => ({ license, tag, reserved: count }));
+    return { instance: pi.udi_serial, completed: pending !== undefined, licenses: licences };
   });
 }
 
@@ -362,51 +416,155 @@ export function confirm(opts: CssmEnv & { instance: string; code: string }): Con
 // remove
 
 export interface RemoveSummary {
+  /** The product instance's serial number. */
+  instance: string;
   /** `UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0`, as CSSM names a product instance. */
-  udiLabel: string;
-  serial: string;
-  licencesReturned: number;
+  udi: string;
   virtualAccount: string;
-  /** Which return the device made: of its installed code, or of one never installed. */
-  returnKind: 'installed' | 'unused';
+  licencesReturned: number;
+  /** What the instance held (confirmed or pending, the larger), now back in the pool. */
+  licenses: LicenceCount[];
+  /** Which return the device made: of its installed code, or of one never installed; absent when forced. */
+  returnKind?: 'installed' | 'unused';
+  /** Removed without a return code (`--force`, the portal's "remove product instance"). */
+  forced: boolean;
+}
+
+export interface RemoveOptions extends CssmEnv {
+  returnCode?: string;
+  instance?: string;
+  /** Remove `instance` without a return code. */
+  force?: boolean;
 }
 
 /**
  * Checks the return code against every code issued to the instance (or to every
- * instance, without `instance`), releases all it held and deletes it.
+ * instance, without `instance`), releases all it held and deletes it. With `force`, the
+ * instance is removed without a return code, as the portal's "remove product instance"
+ * does: the device may still hold its code, so this is for a device that is gone.
  */
-export function remove(opts: CssmEnv & { returnCode: string; instance?: string }): RemoveSummary {
+export function remove(opts: RemoveOptions): RemoveSummary {
+  if (opts.force) {
+    if (opts.returnCode !== undefined) {
+      throw usageError('cssm.conflictingOptions', 'Give either --return-code or --force, not both.');
+    }
+    if (opts.instance === undefined) {
+      throw usageError('cssm.missingOption', '--force needs --instance <serial>: the product instance to remove without a return code.');
+    }
+    const serial = instanceSerial(opts.instance);
+    const db = database(opts);
+    return writeTransaction(db, () => ({ ...release(db, findInstance(db, serial)), forced: true }));
+  }
+  const returnCode = opts.returnCode;
+  if (returnCode === undefined) {
+    throw usageError(
+      'cssm.missingOption',
+      'cssm remove needs --return-code <code> (the return code from the device), or --instance <serial> --force to remove the instance without one.',
+    );
+  }
+  const serial = opts.instance !== undefined ? instanceSerial(opts.instance) : undefined;
   try {
-    parseReturnCode(opts.returnCode);
+    parseReturnCode(returnCode);
   } catch (e) {
     if (isExshError(e)) throw new ExshError('cssm.returnCodeMistyped', e.message);
     throw e;
   }
   const db = database(opts);
   return writeTransaction(db, () => {
-    const candidates = opts.instance !== undefined ? [findInstance(db, opts.instance)] : allInstances(db);
+    const candidates = serial !== undefined ? [findInstance(db, serial)] : allInstances(db);
     const codesOf = db.prepare('SELECT signature FROM authorization_code WHERE instance_id = ? ORDER BY id DESC');
     for (const pi of candidates) {
       const udi = instanceUdi(pi);
       for (const { signature } of codesOf.all(pi.id) as Array<{ signature: Buffer }>) {
-        const kind = returnCodeMatches(opts.returnCode, udi, pi.piid, signature);
+        const kind = returnCodeMatches(returnCode, udi, pi.piid, signature);
         if (!kind) continue;
-        const { n } = db.prepare('SELECT COALESCE(SUM(MAX(confirmed, COALESCE(pending, 0))), 0) AS n FROM reservation WHERE instance_id = ?').get(pi.id) as {
-          n: number;
-        };
-        db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
-        db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(pi.id);
-        db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(pi.id);
-        db.prepare('DELETE FROM product_instance WHERE id = ?').run(pi.id);
-        return { udiLabel: udiLabel(udi), serial: pi.udi_serial, licencesReturned: n, virtualAccount: pi.va, returnKind: kind };
+        return { ...release(db, pi), returnKind: kind, forced: false };
       }
     }
     throw new ExshError(
       'cssm.returnCodeMismatch',
-      opts.instance !== undefined
-        ? `The return code does not match any authorization code issued to product instance ${candidates[0]?.udi_serial ?? opts.instance}.`
+      serial !== undefined
+        ? `The return code does not match any authorization code issued to product instance ${candidates[0]?.udi_serial ?? serial}.`
         : 'The return code does not match any authorization code issued to a product instance in this smart account.',
     );
+  });
+}
+
+/** Releases every licence the instance held and deletes it with its codes. */
+function release(db: Db, pi: InstanceRecord): Omit<RemoveSummary, 'returnKind' | 'forced'> {
+  const licences = heldLicences(db, pi.id);
+  db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
+  db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(pi.id);
+  db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(pi.id);
+  db.prepare('DELETE FROM product_instance WHERE id = ?').run(pi.id);
+  return {
+    instance: pi.udi_serial,
+    udi: udiLabel(instanceUdi(pi)),
+    virtualAccount: pi.va,
+    licencesReturned: licences.reduce((sum, l) => sum + l.count, 0),
+    licenses: licences,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// code
+
+export interface IssuedCodeRecord {
+  /** `pending`: an update in transit; `current`: the reservation's code; `superseded`: replaced by a confirmed update. */
+  state: 'pending' | 'current' | 'superseded';
+  kind: 'PLR' | 'SLR';
+  code: string;
+  /** The code's own timestamp, ISO 8601. */
+  timestamp: string;
+  /** When CSSM issued it, ISO 8601. */
+  issuedAt: string;
+  /** When its confirmation code was entered, if it was. */
+  confirmedAt?: string;
+}
+
+export interface InstanceCodes {
+  instance: string;
+  reservationType: 'PLR' | 'SLR';
+  status: InstanceStatus;
+  virtualAccount: string;
+  /** The pending update's code first, then the current one, then superseded ones, newest first. */
+  codes: IssuedCodeRecord[];
+}
+
+/** Every code issued to an instance, so a code lost after COMMIT (a crash, a failed `--out`) can be shown again. */
+export function codes(opts: CssmEnv & { instance: string }): InstanceCodes {
+  const serial = instanceSerial(opts.instance);
+  const db = database(opts);
+  return readTransaction(db, () => {
+    const pi = findInstance(db, serial);
+    const rows = db
+      .prepare(
+        `SELECT state, kind, code, timestamp, issued_at, confirmed_at FROM authorization_code WHERE instance_id = ?
+          ORDER BY CASE state WHEN 'pending' THEN 0 WHEN 'current' THEN 1 ELSE 2 END, timestamp DESC, id DESC`,
+      )
+      .all(pi.id) as Array<{
+      state: IssuedCodeRecord['state'];
+      kind: 'PLR' | 'SLR';
+      code: string;
+      timestamp: number;
+      issued_at: number;
+      confirmed_at: number | null;
+    }>;
+    const inTransit = db.prepare('SELECT 1 FROM pending_update WHERE instance_id = ?').get(pi.id) !== undefined;
+    return {
+      instance: pi.udi_serial,
+      reservationType: pi.reservation_type,
+      status: inTransit ? 'In Transit' : 'Reserved Licenses',
+      virtualAccount: pi.va,
+      codes: rows.map((r) => ({
+        state: r.state,
+        kind: r.kind,
+        code: r.code,
+        timestamp: new Date(r.timestamp).toISOString(),
+        issuedAt: new Date(r.issued_at).toISOString(),
+        ...(r.confirmed_at !== null ? { confirmedAt: new Date(r.confirmed_at).toISOString() } : {}),
+      })),
+    };
   });
 }
 
@@ -526,13 +684,40 @@ function catalogueOrder(tag: string): number {
   return i < 0 ? Number.MAX_SAFE_INTEGER : i;
 }
 
+/**
+ * A serial number as CSSM takes it: an Expressway's is 8 uppercase hexadecimal digits;
+ * other products' are accepted up to 16 letters and digits. Nothing else, so a serial
+ * can be shown anywhere (tables, messages, file names) as it is.
+ */
+const SERIAL = /^[A-Za-z0-9]{1,16}$/;
+
+/** `--instance <serial>`, checked before anything is opened. */
+function instanceSerial(text: string): string {
+  const serial = text.trim();
+  if (!SERIAL.test(serial)) {
+    throw usageError(
+      'cssm.badSerial',
+      `'${serial}' is not a serial number: a product instance's serial number is 1 to 16 letters and digits, such as 08F8FF3C.`,
+    );
+  }
+  return serial;
+}
+
 function parseRequest(code: string): { udi: Udi; nonce: string } {
+  let parsed: { udi: Udi; nonce: string };
   try {
-    return parseRequestCode(code);
+    parsed = parseRequestCode(code);
   } catch (e) {
     if (isExshError(e)) throw new ExshError('cssm.requestMistyped', e.message);
     throw e;
   }
+  if (!SERIAL.test(parsed.udi.serial)) {
+    throw new ExshError(
+      'cssm.requestBadSerial',
+      `The reservation request code's serial number '${parsed.udi.serial}' is not one this CSSM accepts: a serial number is 1 to 16 letters and digits.`,
+    );
+  }
+  return parsed;
 }
 
 function plrEntry(exportControl: boolean): CatalogueEntry {
@@ -581,9 +766,10 @@ function findVirtualAccount(db: Db, name: string | undefined): VirtualAccount {
 
 const INSTANCE_SELECT = `SELECT p.*, v.name AS va FROM product_instance p JOIN virtual_account v ON v.id = p.virtual_account_id`;
 
+/** `serial` has been checked by instanceSerial. */
 function findInstance(db: Db, serial: string): InstanceRecord {
-  const pi = db.prepare(`${INSTANCE_SELECT} WHERE p.udi_serial = ?`).get(serial.trim()) as InstanceRecord | undefined;
-  if (!pi) throw new ExshError('cssm.unknownInstance', `No product instance has serial number ${serial.trim()}.`);
+  const pi = db.prepare(`${INSTANCE_SELECT} WHERE p.udi_serial = ?`).get(serial) as InstanceRecord | undefined;
+  if (!pi) throw new ExshError('cssm.unknownInstance', `No product instance has serial number ${serial}.`);
   return pi;
 }
 
@@ -608,13 +794,33 @@ export function udiLabel(u: Udi): string {
   return `UDI_PID:${u.pid}; UDI_SN:${u.serial}; UDI_VID:${u.vid}`;
 }
 
-function supersedePending(db: Db, instanceId: number): void {
-  const pending = db.prepare('SELECT code_id FROM pending_update WHERE instance_id = ?').get(instanceId) as { code_id: number } | undefined;
-  if (!pending) return;
-  db.prepare(`UPDATE authorization_code SET state = 'superseded' WHERE id = ?`).run(pending.code_id);
-  db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(instanceId);
-  db.prepare('UPDATE reservation SET pending = NULL WHERE instance_id = ?').run(instanceId);
-  db.prepare('DELETE FROM reservation WHERE instance_id = ? AND confirmed = 0').run(instanceId);
+/** Units per licence of an allocation (line → units), in catalogue order. */
+function licenceCounts(db: Db, allocation: Map<number, number>): LicenceCount[] {
+  const tagOf = db.prepare('SELECT tag FROM licence_line WHERE id = ?');
+  const counts = new Map<string, number>();
+  for (const [line, n] of allocation) {
+    if (n <= 0) continue;
+    const { tag } = tagOf.get(line) as { tag: string };
+    counts.set(tag, (counts.get(tag) ?? 0) + n);
+  }
+  return [...counts]
+    .map(([tag, count]) => ({ license: catalogueEntry(tag)?.displayName ?? tag, tag, count }))
+    .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
+}
+
+/** What an instance holds per licence: the larger of its confirmed and pending units. */
+function heldLicences(db: Db, instanceId: number): LicenceCount[] {
+  const rows = db
+    .prepare(
+      `SELECT l.tag AS tag, SUM(MAX(r.confirmed, COALESCE(r.pending, 0))) AS count
+         FROM reservation r JOIN licence_line l ON l.id = r.line_id
+        WHERE r.instance_id = ? GROUP BY l.tag`,
+    )
+    .all(instanceId) as Array<{ tag: string; count: number }>;
+  return rows
+    .filter((r) => r.count > 0)
+    .map((r) => ({ license: catalogueEntry(r.tag)?.displayName ?? r.tag, tag: r.tag, count: r.count }))
+    .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
 }
 
 /**

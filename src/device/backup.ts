@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
 import { formatUdi } from '../codes/udi.js';
 import { ExshError } from '../errors.js';
+import { ALARMS, ALARM_RAISED } from './alarms.js';
 import type { DeviceContext } from './context.js';
 import type { DeviceModel, RestoreContext } from './model.js';
-import { isObject, SCHEMA_VERSION, type DeviceState } from './state.js';
+import { reservationProblem } from './reservation-engine.js';
+import { readReservation } from './reservation-state.js';
+import { deepFreeze, isObject, SCHEMA_VERSION, type DeviceState } from './state.js';
 import { productName } from './systemunit.js';
+import { trustStoreProblem } from './trust.js';
+import { trustStore } from './trust-state.js';
 
 /**
  * Backup and restore (§8.4). A backup is a versioned JSON document carrying the whole
@@ -16,7 +21,13 @@ import { productName } from './systemunit.js';
  * reservation included. Different system: configuration comes back but the target
  * keeps its identity, its option keys (they are bound to its serial number) and its
  * evaluation period; registration and reservation are not restored, so the product
- * must register again.
+ * must register (or reserve) again.
+ *
+ * Because anyone can recompute the digest, a restore trusts nothing the file says: every
+ * value is checked against its value space (the model's validation plus the core checks
+ * below), the trust store it would install is checked key by key, and each installed
+ * authorization code is verified again, on the state about to be written, as Install
+ * verifies it. Any failure refuses the whole restore.
  */
 
 export const BACKUP_FORMAT = 'exsh-backup';
@@ -98,12 +109,60 @@ export function parseBackup(text: string, file: string, model: DeviceModel): Bac
     );
   }
   if (!isObject(state) || state.schemaVersion !== SCHEMA_VERSION) throw corrupt(file, 'its device state has an unknown schema version');
-  const err = model.problem(state);
+  const err = model.problem(state) ?? coreValueProblem(state as unknown as DeviceState);
   if (err) throw corrupt(file, err);
   if (typeof payload.udi !== 'string' || payload.udi !== formatUdi((state as unknown as DeviceState).identity)) {
     throw corrupt(file, 'its UDI does not match the device state');
   }
   return raw as unknown as BackupDocument;
+}
+
+// The identity's value spaces (§5.1): the UDI is built from them, so a comma or colon
+// in a field would make another system's UDI.
+const IDENTITY: Readonly<Record<string, RegExp>> = {
+  pid: /^[A-Za-z0-9-]{1,32}$/,
+  serial: /^[0-9A-F]{8}$/,
+  vid: /^[A-Za-z0-9.]{1,8}$/,
+  hostId: /^[0-9a-f]{8}$/,
+  productType: /^[A-Z]{1,8}$/,
+};
+
+/**
+ * Value checks of the core document beyond the store's structural ones: the identity
+ * fields, the software version and the alarms (each one the device defines, as it
+ * raises it). A backup is checked with them before anything is restored.
+ */
+export function coreValueProblem(state: DeviceState): string | undefined {
+  for (const [k, re] of Object.entries(IDENTITY)) {
+    if (!re.test((state.identity as unknown as Record<string, string>)[k] ?? '')) return `identity.${k} is invalid`;
+  }
+  if (!/^X\d{1,2}\.\d{1,2}(\.\d{1,3})?$/.test(state.software)) return 'software is invalid';
+  const ids = new Set<number>();
+  for (const [i, a] of state.alarms.entries()) {
+    const def = (ALARMS as Record<number, { title: string; severity: string } | undefined>)[a.id];
+    if (!def || def.title !== a.title || def.severity !== a.severity || a.status !== ALARM_RAISED || ids.has(a.id))
+      return `alarm ${i} is not an alarm of this device`;
+    ids.add(a.id);
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a state a restore is about to write when its trust store or its reservation
+ * would not hold on this system: nothing is changed, and the sentence says why.
+ */
+export function checkRestored(next: DeviceState): void {
+  const trust = trustStoreProblem(trustStore(next));
+  if (trust) throw new ExshError('backup.badTrustStore', `The backup's trust store cannot be restored: ${trust}; nothing was restored.`);
+  const reservation = reservationProblem(next);
+  if (reservation) {
+    throw new ExshError('backup.reservationInvalid', `The backup's license reservation does not hold on this system: ${reservation}; nothing was restored.`);
+  }
+}
+
+function holdsReservation(state: DeviceState): boolean {
+  const r = readReservation(state);
+  return r.installed !== null || r.request !== null;
 }
 
 export interface RestoreOutcome {
@@ -112,6 +171,8 @@ export interface RestoreOutcome {
   targetUdi: string;
   /** Registration / reservation sections that a different system did not take. */
   smartLicensingDropped: boolean;
+  /** A different system: the backup held a reservation (installed or requested), which was not restored. */
+  reservationDropped: boolean;
   product: string;
   smartLicensing: boolean;
 }
@@ -150,6 +211,7 @@ export function restoreBackup(ctx: DeviceContext, model: DeviceModel, doc: Backu
   }
   const r: RestoreContext = { source, target, next, sameSystem, now, fresh };
   for (const s of model.subsystems) s.restore?.(r);
+  checkRestored(next);
 
   ctx.replace(next);
   return {
@@ -157,7 +219,33 @@ export function restoreBackup(ctx: DeviceContext, model: DeviceModel, doc: Backu
     backupUdi: doc.payload.udi,
     targetUdi: formatUdi(target.identity),
     smartLicensingDropped,
+    reservationDropped: !sameSystem && holdsReservation(source) && !holdsReservation(next),
     product: productName(next),
     smartLicensing: next.brand === 'Expressway',
+  };
+}
+
+/**
+ * The state a restore writes in place of a stored document that cannot be read (a
+ * corrupt row). Nothing of the target can be read, so it is the backup's system by
+ * definition: its identity, clock, history and reservation come back as they were
+ * (checked as any restore is), and the restore counts as a restart and as a change.
+ */
+export function restoredOverUnreadable(doc: BackupDocument, now: Date): { state: DeviceState; outcome: RestoreOutcome } {
+  const next: DeviceState = structuredClone(doc.payload.state);
+  next.bootedAt = now.toISOString();
+  next.generation = doc.payload.state.generation + 1;
+  checkRestored(next);
+  return {
+    state: deepFreeze(next),
+    outcome: {
+      sameSystem: true,
+      backupUdi: doc.payload.udi,
+      targetUdi: doc.payload.udi,
+      smartLicensingDropped: false,
+      reservationDropped: false,
+      product: productName(next),
+      smartLicensing: next.brand === 'Expressway',
+    },
   };
 }

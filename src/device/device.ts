@@ -1,6 +1,7 @@
+import { CLOCK_END } from '../clock.js';
 import { usageError } from '../errors.js';
 import { seededRng, systemRng, type Rng } from '../random.js';
-import { DocumentProblem, DocumentStore, type OpenTransaction, type StoreOptions } from '../store/documents.js';
+import { DocumentProblem, DocumentStore, type OpenTransaction, type StoreOptions, type WriteTx } from '../store/documents.js';
 import { WorkingState, workingContext, type DeviceContext } from './context.js';
 import type { DeviceModel } from './model.js';
 import { deepFreeze, isObject, SCHEMA_VERSION, type Brand, type DeviceState, type ProductType } from './state.js';
@@ -98,6 +99,8 @@ export class Device {
   private tx: { open: OpenTransaction<DeviceState>; draft: DeviceState; dirty: boolean } | undefined;
   /** Set when this object created the device on first use. */
   created = false;
+  /** Told when the device is created on first use, with how many devices the home held before. */
+  onCreate: ((othersInHome: number) => void) | undefined;
   /** The store has been asked for this device once (which imports a legacy JSON store). */
   private settled = false;
 
@@ -123,8 +126,9 @@ export class Device {
     return this.pinned ? this.pinned.getTime() : this.realClock();
   }
 
+  /** The simulated clock: the base plus the stored offset, never past the end of year 9999. */
   nowFor(state: DeviceState): Date {
-    return new Date(this.baseTime() + state.clock.offsetMs);
+    return new Date(Math.min(this.baseTime() + state.clock.offsetMs, CLOCK_END));
   }
 
   private rngFor(state: DeviceState, purpose: string): Rng {
@@ -156,8 +160,8 @@ export class Device {
       const again = tx.get(this.name);
       if (again) return again.doc;
       const state = this.fresh();
+      this.createdIn(tx);
       tx.put(this.name, state);
-      this.created = true;
       return state;
     });
   }
@@ -199,6 +203,20 @@ export class Device {
     return fn(ctx);
   }
 
+  /**
+   * A read on the state as it is now, synchronously (Tab completion must answer within
+   * the keypress): the burst's draft or the committed document; undefined if there is none yet.
+   */
+  viewNow<T>(fn: (ctx: DeviceContext) => T): T | undefined {
+    const base = this.tx?.draft ?? this.snapshot ?? this.store.peek(this.name)?.doc;
+    if (!base) return undefined;
+    const now = this.nowFor(base);
+    if (!this.model.catchUps.some((s) => s.due(base, now))) return fn(this.readContext(base));
+    const ctx = this.context(new WorkingState(base), 'read');
+    this.catchUp(ctx);
+    return fn(ctx);
+  }
+
   private async apply<T>(base: DeviceState, fn: (ctx: DeviceContext) => T | Promise<T>): Promise<{ result: T; next: DeviceState }> {
     const work = new WorkingState(base);
     const ctx = this.context(work, 'write');
@@ -232,11 +250,16 @@ export class Device {
       const base = stored?.doc ?? this.fresh();
       const out = await this.apply(base, fn);
       changed = out.next !== base;
+      if (!stored) this.createdIn(tx);
       if (changed || !stored) tx.put(this.name, out.next);
-      if (!stored) this.created = true;
       return out.result;
     });
     return { result, changed };
+  }
+
+  private createdIn(tx: WriteTx<DeviceState>): void {
+    this.created = true;
+    this.onCreate?.(tx.count());
   }
 
   /** Before the first change: a device kept by an earlier version is imported (or refused) first. */
@@ -252,7 +275,7 @@ export class Device {
     try {
       const stored = open.access.get(this.name);
       const draft = stored?.doc ?? this.fresh();
-      if (!stored) this.created = true;
+      if (!stored) this.createdIn(open.access);
       this.tx = { open, draft, dirty: !stored };
       return this.tx;
     } catch (e) {

@@ -31,7 +31,8 @@ export function restartEvaluation(ctx: DeviceContext): void {
 
 export function evaluationDaysRemaining(ctx: Pick<DeviceContext, 'state' | 'now'>): number {
   const end = Date.parse(licensingSection(ctx.state).evaluationStartedAt) + EVALUATION_DAYS * DAY_MS;
-  return Math.max(0, Math.ceil((end - ctx.now().getTime()) / DAY_MS));
+  // A clock pinned (--now) before the evaluation began shows the whole period, not more.
+  return Math.min(EVALUATION_DAYS, Math.max(0, Math.ceil((end - ctx.now().getTime()) / DAY_MS)));
 }
 
 /** §5.3: on a Cisco VCS every License Smart request is refused. */
@@ -140,9 +141,24 @@ export const licensing: Subsystem = {
       name: 'License',
       help: 'Smart Licensing: registration, authorization, evaluation, reservation and entitlements.',
       build: (ctx) => {
+        if (!smartLicensingAvailable(ctx.state)) {
+          // A Cisco VCS is licensed by option keys: no smart licensing authorization applies
+          // and no evaluation period runs (a fresh one starts when it becomes an Expressway).
+          return {
+            Smart: {
+              Enabled: 'False',
+              Registration: { Status: 'Unregistered' },
+              Authorization: { Status: 'Not Applicable' },
+              Evaluation: { DaysRemaining: 0, Status: 'Not In Use' },
+              SmartAccount: '',
+              VirtualAccount: '',
+              ExportControlled: 'Not Allowed',
+            },
+          };
+        }
         const days = evaluationDaysRemaining(ctx);
         const smart: StatusObject = {
-          Enabled: smartLicensingAvailable(ctx.state) ? 'True' : 'False',
+          Enabled: 'True',
           Registration: { Status: 'Unregistered' },
           Authorization: { Status: days > 0 ? 'Evaluation Mode' : 'Evaluation Expired' },
           Evaluation: { DaysRemaining: days, Status: days > 0 ? 'In Use' : 'Expired' },

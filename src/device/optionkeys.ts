@@ -149,10 +149,20 @@ function statusOf(state: DeviceState): StatusObject[] {
 export function validateOptionKeys(s: unknown): string | undefined {
   if (s === undefined) return undefined;
   if (!isObject(s) || !Array.isArray(s.keys)) return 'optionKeys is invalid';
-  for (const k of s.keys as unknown[]) {
+  if (s.keys.length > MAX_OPTION_KEYS) return `optionKeys holds more than ${MAX_OPTION_KEYS} keys`;
+  const seen = new Set<string>();
+  for (const [i, k] of (s.keys as unknown[]).entries()) {
     if (!isObject(k) || typeof k.key !== 'string' || typeof k.feature !== 'string' || typeof k.addedAt !== 'string') {
       return 'optionKeys.keys has an invalid entry';
     }
+    // The value space of a key is the one Add accepts: the format, and the feature its letter names.
+    const letter = OPTION_KEY_FORMAT.exec(k.key)?.[2];
+    if (letter === undefined || OPTION_KEY_FEATURES[letter] === undefined) return `option key ${i} is not an option key`;
+    if (k.feature !== OPTION_KEY_FEATURES[letter]) return `option key ${i} does not unlock the feature it names`;
+    if (Number.isNaN(Date.parse(k.addedAt))) return `option key ${i} has no time it was added`;
+    if (k.retained !== undefined && (k.retained !== true || letter !== MICROSOFT_INTEROP_LETTER)) return `option key ${i} is wrongly marked retained`;
+    if (seen.has(k.key)) return `option key ${i} is installed twice`;
+    seen.add(k.key);
   }
   if (s.msInteropDeleted !== undefined && typeof s.msInteropDeleted !== 'boolean') return 'optionKeys.msInteropDeleted is invalid';
   return undefined;
@@ -167,7 +177,8 @@ export const optionKeys: Subsystem = {
       key: OPTION_KEYS_SECTION,
       init: () => ({ keys: [] }) satisfies OptionKeySection,
       validate: validateOptionKeys,
-      // Option keys, the MS Interop key included, never survive a factory reset (seed).
+      // Option keys, the MS Interop key included, never survive an Expressway's factory
+      // reset; a Cisco VCS keeps them with -o (applyFactoryReset's keepOptionKeys).
       reset: 'never',
       // They are bound to the system's serial number: another system keeps its own.
       restoreOntoOther: 'target',

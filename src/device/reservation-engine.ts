@@ -12,6 +12,7 @@ import {
   type AuthorizationCode,
   type Udi,
 } from '../codes/index.js';
+import { isDeepStrictEqual } from 'node:util';
 import { ExshError, isExshError } from '../errors.js';
 import type { DeviceContext } from './context.js';
 import { editReservation, readReservation, reservationEnabled, type InstalledReservation, type ReservationType } from './reservation-state.js';
@@ -231,6 +232,52 @@ export function installReservation(ctx: DeviceContext, text: string): InstallOut
 
 function isoMs(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+// ---------------------------------------------------------------------------------------
+// A reservation that arrives from outside (a restored backup)
+
+/**
+ * Why the reservation section of a state would not hold on the device it describes
+ * (§6.3 run again), or undefined when it holds. A restore calls it on the state it is
+ * about to write: the installed code must parse, verify against that state's trust
+ * store for that state's UDI (a PLR's signature covers the UDI, an SLR carries it), and
+ * be exactly what the section records (type, piid, timestamp, signature, export
+ * control, entitlements and counts); a request in progress must be this UDI's.
+ */
+export function reservationProblem(state: DeviceState): string | undefined {
+  const { installed, request } = readReservation(state);
+  if (!installed && !request) return undefined;
+  const udi = deviceUdi(state);
+  const mine = formatUdi(udi);
+  if (state.brand !== 'Expressway') return 'a Cisco VCS holds no reservation';
+  if (request && (request.code !== makeRequestCode(udi, request.nonce) || request.piid !== derivePiid(udi, request.nonce))) {
+    return `the reservation request in progress (${request.code}) is not this system's (UDI ${mine})`;
+  }
+  if (!installed) return undefined;
+  let code: AuthorizationCode;
+  try {
+    code = parseAuthorizationCode(installed.code);
+  } catch (e) {
+    if (isExshError(e)) return `its authorization code cannot be read (${e.message.replace(/\.$/, '')})`;
+    throw e;
+  }
+  if (!verifySignature(code, udi, trustedKeys(state))) {
+    return `its authorization code was not issued for this system (UDI ${mine}) by an authority in its trust store`;
+  }
+  if (code.type === 'SLR') {
+    let codeUdi: Udi | undefined;
+    try {
+      codeUdi = parseUdi(code.udi);
+    } catch {
+      codeUdi = undefined;
+    }
+    if (!codeUdi || !udiEquals(codeUdi, udi)) return `its authorization code was issued for UDI ${code.udi}, not for this system (UDI ${mine})`;
+  }
+  const { installedAt: _, ...recorded } = installed;
+  const { installedAt: __, ...fromCode } = installedRecord(code, new Date(0));
+  if (!isDeepStrictEqual(recorded, fromCode)) return 'what it records (type, product instance, entitlements or counts) is not what its authorization code says';
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------

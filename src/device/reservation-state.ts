@@ -105,22 +105,38 @@ function entitlementProblem(e: unknown, i: number): string | undefined {
   return undefined;
 }
 
+// The value spaces of the codes the section remembers (docs/codes.md).
+const B58 = '[1-9A-HJ-NP-Za-km-z]';
+const CONFIRMATION_CODE = /^[0-9a-f]{8}$/;
+const RETURN_CODE = new RegExp(`^C${B58}{5}(?:-${B58}{6}){7}-${B58}{3}$`);
+const NONCE = new RegExp(`^${B58}{8}$`);
+const PIID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+}
+
 export function validateReservation(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (!isObject(raw)) return 'reservation is not an object';
   if (typeof raw.lastConfirmationCode !== 'string' || typeof raw.lastReturnCode !== 'string') {
     return 'reservation last codes are invalid';
   }
+  if (raw.lastConfirmationCode !== '' && !CONFIRMATION_CODE.test(raw.lastConfirmationCode))
+    return 'reservation.lastConfirmationCode is not a confirmation code';
+  if (raw.lastReturnCode !== '' && !RETURN_CODE.test(raw.lastReturnCode)) return 'reservation.lastReturnCode is not a return code';
   const req = raw.request;
   if (req !== null) {
     if (!isObject(req)) return 'reservation.request is invalid';
     for (const k of ['nonce', 'code', 'piid', 'requestedAt']) if (typeof req[k] !== 'string') return `reservation.request.${k} is invalid`;
+    if (!NONCE.test(req.nonce as string) || !PIID.test(req.piid as string) || !isTime(req.requestedAt)) return 'reservation.request is invalid';
   }
   const inst = raw.installed;
   if (inst !== null) {
     if (!isObject(inst)) return 'reservation.installed is invalid';
     if (inst.type !== 'PLR' && inst.type !== 'SLR') return 'reservation.installed.type is invalid';
     for (const k of ['code', 'piid', 'signature', 'installedAt']) if (typeof inst[k] !== 'string') return `reservation.installed.${k} is invalid`;
+    if (!PIID.test(inst.piid as string) || !isTime(inst.installedAt)) return 'reservation.installed is invalid';
     if (typeof inst.timestamp !== 'number' || !Number.isSafeInteger(inst.timestamp)) return 'reservation.installed.timestamp is invalid';
     if (typeof inst.exportControl !== 'boolean') return 'reservation.installed.exportControl is invalid';
     if (!Array.isArray(inst.entitlements)) return 'reservation.installed.entitlements is not a list';

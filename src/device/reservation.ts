@@ -14,7 +14,9 @@ import { reservationStatusPart } from './reservation-status.js';
 /** The longest code accepted: an SLR XML with every catalogue line fits many times over. */
 export const MAX_CODE_CHARS = 65536;
 
-// The device's own sentences (SPEC §6.1): these lines are the contract.
+// The device's own sentences: these lines are the contract. As the Expressway X14.2
+// documentation prints them, Request and Return (and ReturnAuthorization) leave a blank
+// line between the command and their sentence; Install prints its sentence at once.
 export const REQUEST_PROMPT = 'Enter the following reservation request code into the CSSM:';
 export const INSTALLED = 'Authorization code installed.';
 export const CONFIRMATION_PROMPT = 'Please enter the confirmation code to CSSM account:';
@@ -72,7 +74,7 @@ export const reservation: Subsystem = {
       mutates: true,
       handler: async (ctx) => {
         const { requestCode } = (await engine()).requestReservation(ctx);
-        return { text: [REQUEST_PROMPT, requestCode], fields: { RequestCode: requestCode } };
+        return { text: ['', REQUEST_PROMPT, requestCode], fields: { RequestCode: requestCode } };
       },
     },
     {
@@ -93,7 +95,7 @@ export const reservation: Subsystem = {
       mutates: true,
       handler: async (ctx) => {
         const code = (await engine()).returnReservation(ctx);
-        return { text: [RETURN_PROMPT, code], fields: { ReturnCode: code } };
+        return { text: ['', RETURN_PROMPT, code], fields: { ReturnCode: code } };
       },
     },
     {
@@ -103,7 +105,7 @@ export const reservation: Subsystem = {
       mutates: true,
       handler: async (ctx, p) => {
         const code = (await engine()).returnAuthorization(ctx, String(p.AuthorizationCode));
-        return { text: [RETURN_PROMPT, code], fields: { ReturnCode: code } };
+        return { text: ['', RETURN_PROMPT, code], fields: { ReturnCode: code } };
       },
     },
     {

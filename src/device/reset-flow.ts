@@ -31,20 +31,21 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function defineResetOptions(cmd: Command): Command {
   return cmd
     .description("reset the device to factory default settings, asking what to keep (Expressway's root-shell factory-reset)")
-    .option('-v', 'ask only whether to keep the brand and type of the device')
+    .option('-v', 'ask only whether to keep the brand and type of the device (Expressway only)')
     .option('-t', 'ask only whether to keep the smart licensing settings (Expressway only)')
-    .option('-o', 'keep option keys: removed in X14.2, refused')
+    .option('-o', 'keep option keys (Cisco VCS only: removed from Expressway in X14.2, refused there)')
     .option('-y, --yes', 'answer YES to "Are you sure you want to continue"')
     .option('--keep <list>', `answer YES for these (comma-separated: ${NAMES})`, collect)
     .option('--discard <list>', 'answer NO for these (same names)', collect)
     .addHelpText(
       'after',
       `
-Without -v or -t every question is asked, in the device's order; with them only the
-flagged questions (and any named in --keep/--discard), the rest answered NO.
+Without -v or -t every question is asked, in the device's order. With them only the
+flagged questions (and any named in --keep/--discard) are asked, and every category
+not asked about is kept. A Cisco VCS is asked neither -v's nor -t's question.
 With stdin not a terminal, every question must be answered by --keep/--discard and
 --yes; a missing answer is a usage error (exit 2). Ctrl+C before the final
-confirmation changes nothing. Option keys are never kept.`,
+confirmation changes nothing. An Expressway never keeps its option keys.`,
     );
 }
 
@@ -102,7 +103,11 @@ export async function runFactoryReset(device: Device, req: ResetRequest, prompte
   };
   const answers: Record<string, boolean> = {};
   for (const step of plan.steps) {
-    if (step.answer !== undefined) {
+    // The device prints the questions it asks; one not asked about is kept, silently
+    // (the closing line lists everything kept).
+    if (step.implied) {
+      answers[step.item.name] = true;
+    } else if (step.answer !== undefined) {
       answers[step.item.name] = step.answer;
       text += `${promptText(step.item.question)} ${step.answer ? 'yes' : 'no'}\n`;
     } else {
@@ -112,6 +117,12 @@ export async function runFactoryReset(device: Device, req: ResetRequest, prompte
   text += '\n';
   if (plan.confirmed) text += `${promptText(FINAL_QUESTION)} yes\n`;
   else if (!(await ask(FINAL_QUESTION))) throw cancelled();
-  const { result } = await device.change((ctx) => applyFactoryReset(ctx, device.model, answers));
+  const { result } = await device.change((ctx) => {
+    // The questions were planned for the brand read before asking; another process may have switched it since.
+    if (ctx.state.brand !== plan.brand) {
+      throw new ExshError('reset.brandChanged', 'The system changed brand while the questions were asked; nothing was changed: run factory-reset again.');
+    }
+    return applyFactoryReset(ctx, device.model, answers, { keepOptionKeys: plan.keepOptionKeys });
+  });
   return { text, outcome: result };
 }

@@ -7,6 +7,7 @@ import type { DeviceContext } from './context.js';
 import type { DeviceModel, Subsystem } from './model.js';
 import { RESET_ITEMS, RESET_NAMES, type ResetItem, type ResetName, type Retention } from './reset-items.js';
 import { isObject, type Brand, type DeviceState, type ProductType } from './state.js';
+import { OPTION_KEYS_SECTION } from './optionkeys.js';
 import { DNS_DOMAIN_KEY, productName } from './systemunit.js';
 
 /**
@@ -46,11 +47,11 @@ export function parseYesNo(text: string): boolean | undefined {
 // Planning: flags and lists → which questions to ask
 
 export interface ResetRequest {
-  /** -v: ask only about brand and type (plus -t's question if given). */
+  /** -v: ask only about brand and type (plus -t's question if given); Expressway only. */
   brandType?: boolean;
-  /** -t: ask only about smart licensing settings (plus -v's). */
+  /** -t: ask only about smart licensing settings (plus -v's); Expressway only. */
   smartLicensing?: boolean;
-  /** -o: removed in X14.2; refused. */
+  /** -o: keep option keys. Removed from Expressway in X14.2 (refused there); a Cisco VCS still has it. */
   optionKeys?: boolean;
   /** --yes: answers the final confirmation. */
   yes?: boolean;
@@ -61,19 +62,27 @@ export interface ResetRequest {
 
 export interface ResetStep {
   item: ResetItem;
-  /** Given by --keep/--discard; undefined → asked. */
+  /** Given by --keep/--discard (or implied); undefined → asked. */
   answer?: boolean;
+  /**
+   * Not asked about: with -v/-t only the flagged questions (and those named in a list)
+   * are asked, and every other category is kept (§8.1). Implied answers are YES and are
+   * neither asked nor printed.
+   */
+  implied?: true;
 }
 
 export interface ResetPlan {
   brand: Brand;
-  /** The questions in scope, in the seed's order. Out-of-scope answers are "no". */
+  /** Every question that applies to the brand, in the seed's order, each asked, answered by a list, or implied. */
   steps: ResetStep[];
   confirmed: boolean;
+  /** -o on a Cisco VCS: its option keys survive the reset. */
+  keepOptionKeys: boolean;
 }
 
 export const OPTION_KEYS_FLAG_REMOVED =
-  'The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept.';
+  'The -o flag (keep option keys) was removed from the Expressway factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept.';
 
 function parseNames(lists: readonly string[] | undefined, option: string): Set<ResetName | 'all'> {
   const out = new Set<ResetName | 'all'>();
@@ -93,13 +102,22 @@ function parseNames(lists: readonly string[] | undefined, option: string): Set<R
   return out;
 }
 
-/** Items that apply to a brand: a Cisco VCS has no smart licensing question (its reset is unchanged). */
+/** The questions X14.2 added, asked on an Expressway only: a Cisco VCS's reset is unchanged from earlier releases. */
+const EXPRESSWAY_ONLY: readonly ResetName[] = ['brand-type', 'smart-licensing'];
+
+/** Items that apply to a brand: a Cisco VCS is asked neither -v's nor -t's question. */
 export function applicableItems(brand: Brand): ResetItem[] {
-  return RESET_ITEMS.filter((i) => brand === 'Expressway' || i.name !== 'smart-licensing');
+  return RESET_ITEMS.filter((i) => brand === 'Expressway' || !EXPRESSWAY_ONLY.includes(i.name));
 }
 
 export function planReset(brand: Brand, req: ResetRequest): ResetPlan {
-  if (req.optionKeys) throw usageError('reset.optionKeysFlagRemoved', OPTION_KEYS_FLAG_REMOVED);
+  if (req.optionKeys && brand === 'Expressway') throw usageError('reset.optionKeysFlagRemoved', OPTION_KEYS_FLAG_REMOVED);
+  if (req.brandType && brand === 'VCS') {
+    throw usageError(
+      'reset.noBrandTypeOnVcs',
+      'The -v flag (keep brand and type of the device) is for Expressway: a Cisco VCS stays a Cisco VCS, and its factory reset is unchanged.',
+    );
+  }
   if (req.smartLicensing && brand === 'VCS') {
     throw usageError(
       'reset.noSmartLicensingOnVcs',
@@ -116,12 +134,14 @@ export function planReset(brand: Brand, req: ResetRequest): ResetPlan {
     keep.has(n) ? true : discard.has(n) ? false : keep.has('all') ? true : discard.has('all') ? false : undefined;
   const named = (n: ResetName): boolean => keep.has(n) || discard.has(n);
   const flagged = req.brandType === true || req.smartLicensing === true;
+  // With -v/-t, only the flagged questions and those named in a list are in scope ('all'
+  // answers the questions in scope, it brings none in); every other category is kept.
   const inScope = (n: ResetName): boolean =>
     !flagged || (n === 'brand-type' && req.brandType === true) || (n === 'smart-licensing' && req.smartLicensing === true) || named(n);
-  const steps = applicableItems(brand)
-    .filter((i) => inScope(i.name))
-    .map((item) => ({ item, answer: given(item.name) }));
-  return { brand, steps, confirmed: req.yes === true };
+  const steps = applicableItems(brand).map(
+    (item): ResetStep => (inScope(item.name) ? { item, answer: given(item.name) } : { item, answer: true, implied: true }),
+  );
+  return { brand, steps, confirmed: req.yes === true, keepOptionKeys: brand === 'VCS' && req.optionKeys === true };
 }
 
 /** What still has to be asked: the unanswered questions, then the final confirmation. */
@@ -158,6 +178,8 @@ export interface SmartLicensingOffline {
 
 export interface ResetOutcome {
   kept: ResetName[];
+  /** -o on a Cisco VCS kept the option keys. */
+  optionKeysKept: boolean;
   product: string;
   brandChanged: boolean;
   offline: boolean;
@@ -187,20 +209,30 @@ export function settleOffline(ctx: DeviceContext): void {
   delete ctx.state.smartLicensingOffline;
 }
 
+/** What a reset keeps beyond the nine answers. */
+export interface ResetOptions {
+  /** -o on a Cisco VCS: its option keys survive (ignored on an Expressway, where -o was removed). */
+  keepOptionKeys?: boolean;
+}
+
 /**
- * Factory reset as one state change. `answers` covers the applicable questions; a
- * missing answer means "no". Identity, the simulated clock and the device's birth
- * survive; everything not kept returns to its factory default.
+ * Factory reset as one state change. `answers` are the answers to the questions that
+ * apply (the plan's, implied ones included); a missing answer means "no". Identity, the
+ * simulated clock and the device's birth survive; everything not kept returns to its
+ * factory default. A Cisco VCS is asked neither about brand and type nor about smart
+ * licensing: it comes back a Cisco VCS of the default type.
  */
-export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answers: ResetAnswers): ResetOutcome {
+export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answers: ResetAnswers, opts: ResetOptions = {}): ResetOutcome {
   const old = { ...ctx.state };
   const oldBrand = old.brand;
   const now = ctx.now();
-  const wants = (n: ResetName) => answers[n] === true;
+  const applicable = new Set(applicableItems(old.brand).map((i) => i.name));
+  const wants = (n: ResetName) => applicable.has(n) && answers[n] === true;
   const brand: Brand = wants('brand-type') ? old.brand : 'VCS';
   const type: ProductType = wants('brand-type') ? old.type : 'ExpresswayC';
   // Smart licensing settings only mean something on a system that is still an Expressway.
   const smartKept = brand === 'Expressway' && old.brand === 'Expressway' && wants('smart-licensing');
+  const optionKeysKept = old.brand === 'VCS' && opts.keepOptionKeys === true;
   const keeps = (r: Retention): boolean => r === 'always' || (r !== 'never' && (r === 'smart-licensing' ? smartKept : wants(r)));
 
   const next = model.newState(ctx.rng, now, brand, type);
@@ -214,12 +246,11 @@ export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answer
     if (keeps(model.configRetention(key))) next.config[key] = value;
   }
   for (const key of model.sections.keys()) {
-    if (!keeps(model.sectionRetention(key))) continue;
+    if (!keeps(model.sectionRetention(key)) && !(optionKeysKept && key === OPTION_KEYS_SECTION)) continue;
     if (old[key] === undefined) delete next[key];
     else next[key] = old[key];
   }
 
-  const applicable = new Set(applicableItems(old.brand).map((i) => i.name));
   const kept = (n: ResetName): boolean => (n === 'smart-licensing' ? smartKept : wants(n));
   const previous = old.lastReset as LastReset | undefined;
   const record: LastReset = {
@@ -239,6 +270,7 @@ export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answer
 
   return {
     kept: RESET_NAMES.filter((n) => applicable.has(n) && kept(n)),
+    optionKeysKept,
     product: productName(ctx.state),
     brandChanged: oldBrand !== brand,
     offline: isSmartLicensingOffline(ctx.state),
@@ -248,7 +280,8 @@ export function applyFactoryReset(ctx: DeviceContext, model: DeviceModel, answer
 
 /** The closing lines: what was kept, what the system is now, and whether it is offline. */
 export function outcomeLines(o: ResetOutcome): string[] {
-  const labels = o.kept.map((n) => RESET_ITEMS.find((i) => i.name === n)?.label ?? n);
+  const labels: string[] = o.kept.map((n) => RESET_ITEMS.find((i) => i.name === n)?.label ?? n);
+  if (o.optionKeysKept) labels.push('option keys');
   const lines = [
     labels.length === 0
       ? 'Factory reset done: everything was returned to factory default settings.'
@@ -268,15 +301,22 @@ export function outcomeLines(o: ResetOutcome): string[] {
 // ---------------------------------------------------------------------------
 // State validation and status
 
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+}
+
 function validateLastReset(r: unknown): string | undefined {
   if (r === undefined) return undefined;
-  if (!isObject(r) || typeof r.at !== 'string' || typeof r.count !== 'number' || !isObject(r.answers)) return 'lastReset is invalid';
-  for (const v of Object.values(r.answers)) if (v !== null && typeof v !== 'boolean') return 'lastReset.answers is invalid';
+  if (!isObject(r) || !isTime(r.at) || typeof r.count !== 'number' || !isObject(r.answers)) return 'lastReset is invalid';
+  if (!Number.isSafeInteger(r.count) || r.count < 1) return 'lastReset.count is invalid';
+  for (const [k, v] of Object.entries(r.answers)) {
+    if (!(RESET_NAMES as readonly string[]).includes(k) || (v !== null && typeof v !== 'boolean')) return 'lastReset.answers is invalid';
+  }
   return undefined;
 }
 
 function validateOffline(o: unknown): string | undefined {
-  return o === undefined || (isObject(o) && typeof o.since === 'string') ? undefined : 'smartLicensingOffline is invalid';
+  return o === undefined || (isObject(o) && isTime(o.since)) ? undefined : 'smartLicensingOffline is invalid';
 }
 
 function statusOf(state: DeviceState): StatusObject {

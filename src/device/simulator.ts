@@ -1,7 +1,17 @@
-import { isoSeconds, parseIsoTime } from '../clock.js';
+import { CLOCK_END, isoSeconds, parseIsoTime } from '../clock.js';
+import type { DeviceContext } from './context.js';
 import { ExshError } from '../errors.js';
 import { intSpace, stringSpace } from '../xapi/schema.js';
 import type { Subsystem } from './model.js';
+
+/** Moves the simulated clock forward by `ms`, never past the end of year 9999. */
+function advance(ctx: DeviceContext, ms: number): void {
+  const now = ctx.now().getTime();
+  if (now + ms > CLOCK_END) {
+    throw new ExshError('clock.outOfRange', `The simulated clock cannot go past ${isoSeconds(CLOCK_END)} (it is ${isoSeconds(now)} now).`);
+  }
+  ctx.edit('clock').offsetMs += ms;
+}
 
 /** The simulator's own controls (§4): clearly marked in help as not part of Expressway. */
 export const simulator: Subsystem = {
@@ -19,7 +29,7 @@ export const simulator: Subsystem = {
       ],
       handler: (ctx, p) => {
         const minutes = Number(p.Days ?? 0) * 1440 + Number(p.Hours ?? 0) * 60 + Number(p.Minutes ?? 0);
-        ctx.edit('clock').offsetMs += minutes * 60_000;
+        advance(ctx, minutes * 60_000);
         return { fields: { Time: isoSeconds(ctx.now()) } };
       },
     },
@@ -40,7 +50,7 @@ export const simulator: Subsystem = {
           // Renewals, expiries and alarms already happened; time only moves forward here.
           throw new ExshError('clock.backwards', `The simulated clock cannot go back from ${isoSeconds(ctx.now())} to ${isoSeconds(new Date(target))}.`);
         }
-        ctx.edit('clock').offsetMs += target - now;
+        advance(ctx, target - now);
         return { fields: { Time: isoSeconds(ctx.now()) } };
       },
     },

@@ -42,13 +42,33 @@ export function editTrust(ctx: DeviceContext): TrustSection {
   return ctx.edit<TrustSection>(SECTION, () => ({ keys: [demoKey(ctx.state.createdAt)] }));
 }
 
+/** A trusted key's name (`exsh trust add --name`). */
+export const TRUST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const FINGERPRINT = /^[0-9a-f]{16}$/;
+const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n?$/;
+
+/**
+ * Structural checks, cheap enough for every read of the store (no key is parsed here:
+ * a status read loads no crypto). That each key is a P-256 key with the fingerprint it
+ * claims, and that only the demo authority is built in, is checked where a trust store
+ * comes from outside: a restore (trust.ts, `trustStoreProblem`).
+ */
 export function validateTrust(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (!isObject(raw) || !Array.isArray(raw.keys)) return 'trustStore is invalid';
+  const names = new Set<string>();
+  const fingerprints = new Set<string>();
   for (const [i, k] of raw.keys.entries()) {
     if (!isObject(k)) return `trustStore key ${i} is not an object`;
     for (const f of ['name', 'fingerprint', 'publicKeyPem', 'addedAt']) if (typeof k[f] !== 'string') return `trustStore key ${i} has no ${f}`;
     if (typeof k.builtin !== 'boolean') return `trustStore key ${i} has no builtin flag`;
+    if (!TRUST_NAME.test(k.name as string)) return `trustStore key ${i} has an invalid name`;
+    if (!FINGERPRINT.test(k.fingerprint as string)) return `trustStore key ${i} has an invalid fingerprint`;
+    if (!PUBLIC_KEY_PEM.test(k.publicKeyPem as string)) return `trustStore key ${i} is not a PEM public key`;
+    if (Number.isNaN(Date.parse(k.addedAt as string))) return `trustStore key ${i} has no time it was added`;
+    if (names.has(k.name as string) || fingerprints.has(k.fingerprint as string)) return `trustStore key ${i} is in the store twice`;
+    names.add(k.name as string);
+    fingerprints.add(k.fingerprint as string);
   }
   return undefined;
 }

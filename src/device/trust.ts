@@ -1,9 +1,9 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { keyFingerprint } from '../codes/authority.js';
+import { keyFingerprint, loadDemoAuthority } from '../codes/authority.js';
 import { ExshError, UsageError } from '../errors.js';
 import type { DeviceContext } from './context.js';
 import type { DeviceState } from './state.js';
-import { editTrust, trustStore, type TrustedKey } from './trust-state.js';
+import { DEMO_KEY_NAME, editTrust, trustStore, TRUST_NAME, type TrustedKey } from './trust-state.js';
 
 /**
  * Working with the device's trust store (§6.7): reading authority keys from PEM,
@@ -79,23 +79,66 @@ export function readAuthorityKey(text: string, source: string): ReadKey {
   };
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The name of the built-in demo authority belongs to it alone (in any case). */
+function isReservedName(name: string): boolean {
+  return name.toLowerCase() === DEMO_KEY_NAME;
+}
 
-/** Adds a key; refuses a key already trusted and a name already used. */
+function demoFingerprint(): string {
+  return keyFingerprint(loadDemoAuthority().publicKey);
+}
+
+/**
+ * Why a trust store that came from outside (a restored backup) cannot be trusted, or
+ * undefined: every key must be an ECDSA P-256 public key with the fingerprint it
+ * claims, the name 'demo' belongs to the built-in demo authority, and only that key may
+ * be marked built-in (`exsh trust list` shows it as such).
+ */
+export function trustStoreProblem(keys: readonly TrustedKey[]): string | undefined {
+  const demo = demoFingerprint();
+  for (const k of keys) {
+    let key: KeyObject;
+    try {
+      key = keyObject(k.publicKeyPem);
+    } catch {
+      return `the key '${k.name}' is not a readable public key`;
+    }
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return `the key '${k.name}' is not an ECDSA P-256 key`;
+    const fingerprint = keyFingerprint(key);
+    if (fingerprint !== k.fingerprint) return `the key '${k.name}' claims the fingerprint ${k.fingerprint} but has ${fingerprint}`;
+    if (isReservedName(k.name) && fingerprint !== demo) return `the key named '${k.name}' is not the built-in demo authority (fingerprint ${demo})`;
+    if (k.builtin && (fingerprint !== demo || k.name !== DEMO_KEY_NAME))
+      return `the key '${k.name}' is marked built-in but is not the demo authority (fingerprint ${demo})`;
+  }
+  return undefined;
+}
+
+/** Adds a key; refuses a key already trusted, a name already used, and the demo authority's name for another key. */
 export function addTrustedKey(ctx: DeviceContext, key: ReadKey, name: string | undefined): TrustedKey {
   const section = editTrust(ctx);
   const at = ctx.now();
   const fingerprint = keyFingerprint(key.publicKey);
   const keyName = name ?? `authority-${fingerprint.slice(0, 8)}`;
-  if (!NAME.test(keyName)) {
+  if (!TRUST_NAME.test(keyName)) {
     throw new UsageError('trust.badName', `Invalid key name '${keyName}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`);
   }
   const same = section.keys.find((k) => k.fingerprint === fingerprint);
   if (same) throw new ExshError('trust.duplicate', `The key ${fingerprint} is already trusted, as '${same.name}'.`);
+  const builtin = isReservedName(keyName) && fingerprint === demoFingerprint();
+  if (isReservedName(keyName) && !builtin) {
+    throw new ExshError('trust.nameReserved', `The name '${keyName}' belongs to the built-in demo authority; choose another with --name.`);
+  }
   if (section.keys.some((k) => k.name === keyName)) {
     throw new ExshError('trust.nameTaken', `A trusted key is already named '${keyName}'; choose another with --name.`);
   }
-  const entry: TrustedKey = { name: keyName, fingerprint, publicKeyPem: key.publicKeyPem, addedAt: at.toISOString(), builtin: false };
+  // The demo authority added back under its own name is the built-in key again.
+  const entry: TrustedKey = {
+    name: builtin ? DEMO_KEY_NAME : keyName,
+    fingerprint,
+    publicKeyPem: key.publicKeyPem,
+    addedAt: at.toISOString(),
+    builtin,
+  };
   section.keys.push(entry);
   return entry;
 }

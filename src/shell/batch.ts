@@ -30,6 +30,11 @@ export function streamOutput(stream: NodeJS.WritableStream): Output {
 export interface RunOptions {
   failFast?: boolean;
   style?: Style;
+  /**
+   * Ctrl-C on a terminal: the terminal has dropped the line being typed and echoed ^C;
+   * the session drops a body being pasted and goes on (it never ends on Ctrl-C).
+   */
+  interrupts?: (handler: () => void) => () => void;
 }
 
 /** Store failures that mean "this change could not be made" (the store itself is fine to read). */
@@ -38,7 +43,7 @@ const WRITE_FAILURES: ReadonlySet<string> = new Set(['store.locked', 'store.full
 /** Runs framed items, collecting outcomes; returns true to stop (bye, or a failure with --fail-fast). */
 async function runItems(session: Session, items: FramedItem[], opts: RunOptions, outcomes: Outcome[]): Promise<boolean> {
   for (const item of items) {
-    const outcome = 'error' in item ? session.frameError('xapi.frame', item.error) : await session.execute(item);
+    const outcome = 'error' in item ? session.frameError(item.code, item.error) : await session.execute(item);
     if (outcome) outcomes.push(outcome);
     if (session.ended || (opts.failFast && session.failures > 0)) return true;
   }
@@ -85,10 +90,18 @@ export async function runStream(
   opts: RunOptions = {},
 ): Promise<void> {
   const reader = new FrameReader((line) => session.wantsBody(line));
-  for await (const chunk of input) {
-    if (await runBurst(session, reader.push(chunk), output, opts)) return;
+  const unsubscribe = opts.interrupts?.(() => {
+    reader.cancelBody();
+    output.write('\n').catch(() => undefined);
+  });
+  try {
+    for await (const chunk of input) {
+      if (await runBurst(session, reader.push(chunk), output, opts)) return;
+    }
+    await runBurst(session, reader.end(), output, opts);
+  } finally {
+    unsubscribe?.();
   }
-  await runBurst(session, reader.end(), output, opts);
 }
 
 /**

@@ -33,11 +33,11 @@ function filter(candidates: string[], partial: string): string[] {
  * Completions for a line: `status(name)` builds a status node of the device (only
  * `xStatus` paths need the device's state, since status nodes are built at run time).
  */
-export async function complete<Ctx>(
+export function complete<Ctx>(
   tree: CommandTree<Ctx>,
-  status: ((name: string) => Promise<StatusObject | StatusObject[]>) | undefined,
+  status: ((name: string) => StatusObject | StatusObject[] | undefined) | undefined,
   line: string,
-): Promise<[string[], string]> {
+): [string[], string] {
   const words = line.split(/\s+/).filter((w, i, a) => w !== '' || i === a.length - 1);
   if (words.length === 0) words.push('');
   const partial = words.pop() as string;
@@ -120,7 +120,9 @@ export async function complete<Ctx>(
       if (!provider || !status) return [[], partial];
       let v: StatusValue;
       try {
-        v = await status(provider.name);
+        const built = status(provider.name);
+        if (built === undefined) return [[], partial];
+        v = built;
       } catch {
         return [[], partial];
       }

@@ -25,6 +25,7 @@ export interface ReplOptions {
 }
 
 export const HISTORY_SIZE = 1000;
+export const BODY_HINT = "Paste the code, then end it with a line holding only '.' (Ctrl-C cancels).\n";
 const MAX_HISTORY_BYTES = 4 * 1024 * 1024;
 
 export function historyPath(home: string, device: string, override?: string): string {
@@ -55,6 +56,29 @@ function appendHistory(file: string, line: string, inHome: boolean): void {
   appendPrivateFile(file, `${line}\n`);
 }
 
+/**
+ * readline takes several keys arriving in one read for a paste, and completes only on the
+ * last of them: two Tabs pressed quickly (or sent by a client with the text before them)
+ * would insert a Tab character. Tabs at the end of a read are handed on one at a time, so
+ * each completes; a paste with Tabs inside it stays a paste.
+ */
+function splitTabs(input: NodeJS.ReadableStream): void {
+  const emit = input.emit.bind(input);
+  input.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+    const [data] = args;
+    if (event === 'data' && (typeof data === 'string' || Buffer.isBuffer(data))) {
+      const text = data.toString();
+      const tabs = /\t+$/.exec(text);
+      if (tabs && text.length > 1) {
+        const pieces = [text.slice(0, tabs.index), ...tabs[0]].filter((p) => p !== '');
+        for (const piece of pieces) emit('data', typeof data === 'string' ? piece : Buffer.from(piece));
+        return true;
+      }
+    }
+    return emit(event, ...args);
+  };
+}
+
 export async function runRepl(opts: ReplOptions): Promise<void> {
   const { session, output } = opts;
   const style = opts.style ?? plainStyle;
@@ -62,6 +86,7 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
   write(banner(await session.device.read(), session.device.name));
   const prompt = `${session.device.name}> `;
   const inHome = opts.historyFile.startsWith(session.device.home);
+  splitTabs(opts.input);
   const rl = createInterface({
     input: opts.input,
     output,
@@ -69,17 +94,15 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
     history: loadHistory(opts.historyFile),
     historySize: HISTORY_SIZE,
     removeHistoryDuplicates: true,
-    completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => {
-      const status = (name: string) =>
-        session.device.view((ctx) => {
-          const provider = session.tree.status.get(name.toLowerCase());
-          if (!provider) throw new Error(`no status node ${name}`);
-          return provider.build(ctx);
-        });
-      complete(session.tree, status, line).then(
-        (r) => callback(null, r),
-        () => callback(null, [[], line]),
-      );
+    // Synchronous: readline handles a second Tab that arrives with the first (a paste, a
+    // fast typist) only when the completion of the first is already done.
+    completer: (line: string): [string[], string] => {
+      const status = (name: string) => session.device.viewNow((ctx) => session.tree.status.get(name.toLowerCase())?.build(ctx));
+      try {
+        return complete(session.tree, status, line);
+      } catch {
+        return [[], line];
+      }
     },
   });
   const reader = new FrameReader((line) => session.wantsBody(line));
@@ -102,14 +125,32 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
 
   let busy = Promise.resolve();
   let closed = false;
+  // Whether typed lines belong to a pasted body, known as each line arrives (the replies
+  // may still be on their way): body lines and the final '.' stay out of the history.
+  let bodyOpen = false;
+  const history = (rl as unknown as { history: string[] }).history;
   await new Promise<void>((resolve, reject) => {
     rl.on('line', (line) => {
+      let keep = line.trim() !== '';
+      if (bodyOpen) {
+        keep = false;
+        if (line.trim() === '.') bodyOpen = false;
+      } else if (keep && session.wantsBody(line)) {
+        bodyOpen = true;
+      }
+      // readline has already put the line in its history (Up recalls it): fix that entry too.
+      const shown = keep ? session.redact(line) : undefined;
+      if (history[0] === line) {
+        if (shown === undefined) history.shift();
+        else history[0] = shown;
+      }
+      if (shown !== undefined) appendHistory(opts.historyFile, shown, inHome);
       busy = busy.then(async () => {
         if (closed) return;
-        if (line.trim() !== '' && !reader.inBody) appendHistory(opts.historyFile, line, inHome);
+        const wasInBody = reader.inBody;
         try {
           for (const item of reader.push(`${line}\n`)) {
-            const outcome = 'error' in item ? session.frameError('xapi.frame', item.error) : await session.execute(item);
+            const outcome = 'error' in item ? session.frameError(item.code, item.error) : await session.execute(item);
             if (outcome) write(renderOutcome(outcome, style));
             if (session.ended) {
               closed = true;
@@ -124,6 +165,8 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
           reject(e);
           return;
         }
+        // On a terminal only: how to end a body is not obvious to an operator pasting a code.
+        if (!wasInBody && reader.inBody) write(BODY_HINT);
         setPrompt();
         rl.prompt();
       });
@@ -139,6 +182,7 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
       }
       // Ctrl-C cancels the line being typed (or a body being pasted), never the shell.
       reader.cancelBody();
+      bodyOpen = false;
       rl.write(null, { ctrl: true, name: 'u' });
       write('^C\n');
       setPrompt();

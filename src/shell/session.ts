@@ -2,8 +2,8 @@ import type { DeviceContext } from '../device/context.js';
 import type { Device } from '../device/device.js';
 import type { Prompter } from '../device/reset-flow.js';
 import { ExshError, StoreError } from '../errors.js';
-import { commandHelp, configHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
-import { parseRequest, RequestError, type ParsedRequest, type Request, type StatusSegment } from '../xapi/parser.js';
+import { commandHelp, configHelp, feedbackHelp, preferencesHelp, statusRootHelp, verbHelp } from '../xapi/help.js';
+import { parseRequest, RequestError, redactSecrets, type ParsedRequest, type Request, type StatusSegment } from '../xapi/parser.js';
 import { plainStyle, render, renderFeedback, type Style } from '../xapi/render.js';
 import { isFailure, type ConfigLine, type FeedbackEvent, type Reply } from '../xapi/reply.js';
 import { configKey, resultName, type CommandSpec, type CommandTree, type ConfigLeaf, type StatusProvider } from '../xapi/schema.js';
@@ -102,7 +102,7 @@ export class Session {
   async execute(frame: Frame): Promise<Outcome | undefined> {
     const trimmed = frame.line.trim();
     if (frame.body === undefined && (trimmed === '' || trimmed.startsWith('#'))) return undefined;
-    const echo = this.echo && !this.localEcho ? frame.line : undefined;
+    const echo = this.echo && !this.localEcho ? this.redact(frame.line) : undefined;
     let resultId: string | undefined;
     let reply: Reply;
     let events: FeedbackEvent[] = [];
@@ -122,6 +122,11 @@ export class Session {
     }
     if (isFailure(reply)) this.failures++;
     return { echo, reply, resultId, events, mode: this.mode, wrote };
+  }
+
+  /** The line as it may be shown back: a secret setting's value replaced by "********". */
+  redact(line: string): string {
+    return redactSecrets(this.tree, line);
   }
 
   /** Runs a request and renders it in the session's mode (tests and simple front ends). */
@@ -151,9 +156,12 @@ export class Session {
         return done({ kind: 'done' });
       case 'outputMode':
         this.mode = req.mode;
-        return done({ kind: 'silent' });
+        // A driver in terminal mode waits for OK; jsxapi switching to JSON expects nothing.
+        return done(req.mode === 'terminal' ? { kind: 'done' } : { kind: 'silent' });
       case 'preferencesHelp':
         return done({ kind: 'help', lines: preferencesHelp() });
+      case 'feedbackHelp':
+        return done({ kind: 'help', lines: feedbackHelp() });
       case 'feedback':
         return done(this.feedbackRequest(req));
       case 'factoryReset':

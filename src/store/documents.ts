@@ -82,6 +82,10 @@ export interface WriteTx<T> {
   get(name: string): Stored<T> | undefined;
   put(name: string, doc: T): void;
   remove(name: string): boolean;
+  /** How many documents the store holds. */
+  count(): number;
+  /** A document's stored text, not decoded (a corrupt one being replaced), or undefined. */
+  raw(name: string): string | undefined;
 }
 
 const open = new Map<string, DocumentStore<unknown>>();
@@ -147,6 +151,8 @@ export class DocumentStore<T> {
       identify: this.db.prepare<[string], { id: number; revision: number }>('SELECT id, revision FROM device WHERE name = ?'),
       remove: this.db.prepare<[string]>('DELETE FROM device WHERE name = ?'),
       names: this.db.prepare<[], { name: string }>('SELECT name FROM device ORDER BY name'),
+      count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM device'),
+      raw: this.db.prepare<[string], { document: string }>('SELECT document FROM device WHERE name = ?'),
       imported: this.db.prepare<[string], { file: string }>('SELECT file FROM legacy_import WHERE name = ?'),
       recordImport: this.db.prepare<[string, string]>('INSERT OR REPLACE INTO legacy_import (name, file) VALUES (?, ?)'),
     };
@@ -166,6 +172,19 @@ export class DocumentStore<T> {
       }
     }
     return this.importLegacy(name);
+  }
+
+  /**
+   * The committed document, read synchronously and without waiting (undefined when there
+   * is none, or the database is busy): for what cannot wait, such as Tab completion.
+   */
+  peek(name: string): Stored<T> | undefined {
+    try {
+      return this.readRow(name);
+    } catch (e) {
+      if (isBusy(e)) return undefined;
+      throw this.translate(e);
+    }
   }
 
   private readRow(name: string): Stored<T> | undefined {
@@ -289,6 +308,24 @@ export class DocumentStore<T> {
   }
 
   /** @internal */
+  txRaw(name: string): string | undefined {
+    try {
+      return this.statements.raw.get(name)?.document;
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /** @internal */
+  txCount(): number {
+    try {
+      return this.statements.count.get()?.n ?? 0;
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /** @internal */
   commitNow(): void {
     try {
       this.db.exec('COMMIT');
@@ -380,6 +417,8 @@ export class OpenTransaction<T> {
       get: (name) => this.live().txGet(name),
       put: (name, doc) => this.live().txPut(name, doc),
       remove: (name) => this.live().txRemove(name),
+      count: () => this.live().txCount(),
+      raw: (name) => this.live().txRaw(name),
     };
   }
 

@@ -23,6 +23,16 @@ export function verbHelp(): string[] {
   return ['- User Commands -', '', ...columns(VERBS.map((v) => v.toLowerCase()))];
 }
 
+export function feedbackHelp(): string[] {
+  return [
+    'xfeedback usage:',
+    '  xfeedback register <path>      for example /Status/License/Smart or /Configuration/SystemUnit',
+    '  xfeedback deregister <path>',
+    '  xfeedback deregisterall',
+    '  xfeedback list',
+  ];
+}
+
 export function preferencesHelp(): string[] {
   return ['xpreferences usage:', '  xpreferences outputmode <terminal/xml/json>'];
 }

@@ -13,6 +13,53 @@ export { OUTPUT_MODES, type OutputMode, type Root } from './types.js';
 export const VERBS = ['xConfiguration', 'xCommand', 'xStatus', 'xPreferences', 'xFeedback', 'echo', 'help', 'bye', 'exit', 'factory-reset'] as const;
 export type Verb = (typeof VERBS)[number];
 
+/** How a secret value (the proxy password) appears wherever it would be echoed. */
+export const SECRET = '********';
+
+/**
+ * The line as it may be shown back (echo on, the REPL's history): the value of a secret
+ * setting replaced by "********". Lines that set no secret are returned unchanged.
+ */
+export function redactSecrets<Ctx>(tree: CommandTree<Ctx>, line: string): string {
+  let tokens: Token[];
+  try {
+    tokens = lex(line).tokens;
+  } catch {
+    tokens = line
+      .split(/\s+/)
+      .filter((w) => w !== '')
+      .map((text) => ({ kind: 'word', text }) as Token);
+  }
+  const [verb, ...rest] = tokens;
+  if (verb?.kind !== 'word') return line;
+  try {
+    if (matchName(verb.text, VERBS, 'command') !== 'xConfiguration') return line;
+  } catch {
+    return line;
+  }
+  let node = tree.config;
+  let at = line.toLowerCase().indexOf(verb.text.toLowerCase()) + verb.text.length;
+  for (const t of rest) {
+    if (t.kind !== 'word' && t.kind !== 'key') return line;
+    let child: TreeNode<ConfigLeaf<Ctx>> | undefined;
+    try {
+      child = matchChild(node, t.text, 'configuration node');
+    } catch {
+      return line;
+    }
+    if (!child) return line;
+    at = line.toLowerCase().indexOf(t.text.toLowerCase(), at) + t.text.length;
+    node = child;
+    if (node.leaf?.secret) {
+      const colon = line.slice(at).match(/^\s*:/);
+      const end = at + (colon ? colon[0].length : 0);
+      return end >= line.trimEnd().length ? line : `${line.slice(0, end)}${colon ? '' : ':'} "${SECRET}"`;
+    }
+    if (t.kind === 'key') return line;
+  }
+  return line;
+}
+
 /** A request that failed to resolve: rendered as an Error (or ParameterError) result. */
 export class RequestError extends ExshError {
   readonly root: Root | undefined;
@@ -54,6 +101,7 @@ export type Request<Ctx = unknown> =
   | { verb: 'echo'; on: boolean }
   | { verb: 'outputMode'; mode: OutputMode }
   | { verb: 'preferencesHelp' }
+  | { verb: 'feedbackHelp' }
   | { verb: 'feedback'; action: 'register' | 'deregister'; path: string }
   | { verb: 'feedback'; action: 'deregisterall' | 'list' }
   | { verb: 'factoryReset'; args: string[] }
@@ -149,7 +197,8 @@ function resolve<Ctx>(tree: CommandTree<Ctx>, verb: Verb | undefined, rest: Toke
     case 'xFeedback':
       return resolveFeedback(tree, rest);
     case 'factory-reset':
-      return { verb: 'factoryReset', args: rest.map(tokenText) };
+      // `factory-reset ?` is help, as `?` is after every other verb.
+      return { verb: 'factoryReset', args: rest.length === 1 && rest[0]?.kind === 'query' ? ['--help'] : rest.map(tokenText) };
     case 'xConfiguration':
       return resolveConfig(tree, rest);
     case 'xCommand':
@@ -182,6 +231,7 @@ function resolvePreferences(rest: Token[]): Request {
 }
 
 function resolveFeedback<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx> {
+  if (rest.length === 0 || (rest.length === 1 && rest[0]?.kind === 'query')) return { verb: 'feedbackHelp' };
   const [a, p, extra] = rest;
   if (!a || a.kind === 'query' || extra) {
     throw new RequestError('xapi.usage', 'Usage: xfeedback register <path> | deregister <path> | deregisterall | list.');
@@ -286,17 +336,19 @@ function resolveConfig<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx>
       if (i !== rest.length - 1) throw new RequestError('xapi.syntax', "'?' must come last.", { root: 'Configuration' });
       return { verb: 'configHelp', path, leaves: leavesBelow(node) };
     }
+    // What follows a secret setting is its value, even when the colon is missing: never echo it.
+    const shown = node.leaf?.secret ? SECRET : t.text;
     if (t.kind === 'string') {
-      throw new RequestError('xapi.syntax', `Unexpected value "${t.text}": a configuration value follows its name and a colon.`, {
+      throw new RequestError('xapi.syntax', `Unexpected value "${shown}": a configuration value follows its name and a colon.`, {
         root: 'Configuration',
       });
     }
     const child = matchChild(node, t.text, 'configuration node');
     if (!child) {
-      const xpath = `Configuration/${[...path, t.text].join('/')}`;
+      const xpath = `Configuration/${[...path, shown].join('/')}`;
       throw new RequestError(
         'xapi.noMatch',
-        `No match on address expression: '${t.text}' is not under xConfiguration${path.length ? ` ${path.join(' ')}` : ''}${node.children.size ? ` (expected ${childNames(node)})` : ''}.`,
+        `No match on address expression: '${shown}' is not under xConfiguration${path.length ? ` ${path.join(' ')}` : ''}${node.children.size ? ` (expected ${childNames(node)})` : node.leaf?.secret ? ' (a value follows the name and a colon)' : ''}.`,
         { root: 'Configuration', xpath },
       );
     }
@@ -334,7 +386,7 @@ function resolveConfig<Ctx>(tree: CommandTree<Ctx>, rest: Token[]): Request<Ctx>
   const raw = tokenText(values[0] as Token);
   const checked = checkValue(leaf.space, raw);
   if ('error' in checked) {
-    throw new RequestError('xapi.badValue', `Invalid value '${raw}' for ${pathText}: ${checked.error}.`, {
+    throw new RequestError('xapi.badValue', `Invalid value '${leaf.secret ? SECRET : raw}' for ${pathText}: ${checked.error}.`, {
       root: 'Configuration',
       illegalValuePath: path,
     });

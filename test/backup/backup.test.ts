@@ -1,14 +1,18 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { keyFingerprint } from '../../src/codes/authority.js';
 import { canonicalJson, createBackup, digestOf, parseBackup, restoreBackup, serializeBackup, type BackupDocument } from '../../src/device/backup.js';
 import { formatUdi } from '../../src/codes/udi.js';
 import { addOptionKey, deleteOptionKey } from '../../src/device/optionkeys.js';
 import { readReservation } from '../../src/device/reservation-state.js';
 import { applyFactoryReset } from '../../src/device/reset.js';
+import { addTrustedKey, readAuthorityKey, removeTrustedKey } from '../../src/device/trust.js';
 import { isExshError } from '../../src/errors.js';
 import { cleanHomes as cleanE2eHomes, NOW, runExsh, tempHome as e2eHome } from '../helpers/exsh.js';
-import { piidOf, plrCode, requestCodeOf } from '../reservation/helpers.js';
+import { piidOf, plrCode, requestCodeOf, slrCode } from '../reservation/helpers.js';
 import { cleanHomes, testDevice, type TestDevice } from '../device/helpers.js';
 
 afterEach(() => {
@@ -190,5 +194,224 @@ describe('exsh backup create / restore', () => {
     expect(await stored()).toBe(before);
     const missing = await ex('backup', 'restore', join(home, 'nope.json'));
     expect([missing.exitCode, missing.stderr]).toEqual([1, expect.stringContaining('no such file. [backup.unreadable]')]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A backup is only as trustworthy as its digest, and anyone can recompute that: restore
+// checks every value, every installed code and the trust store itself.
+
+// biome-ignore lint/suspicious/noExplicitAny: a forger edits whatever field it likes, typed or not
+type Forged = Record<string, any>;
+
+/** The backup with its device state edited and the digest recomputed, as a forger would. */
+function forged(doc: BackupDocument, edit: (state: Forged) => void): BackupDocument {
+  const out = structuredClone(doc);
+  edit(out.payload.state as Forged);
+  try {
+    out.payload.udi = formatUdi(out.payload.state.identity);
+  } catch {
+    // An identity no UDI can be made of: the forger keeps the old one.
+  }
+  out.sha256 = digestOf(out.payload);
+  return out;
+}
+
+async function slrReserve(d: TestDevice): Promise<void> {
+  await d.run('xconfiguration License Smart ReservationEnable: On');
+  const code = requestCodeOf(await d.run('xcommand License Smart Reservation Request'));
+  const { pid, serial, vid, hostId } = (await d.state()).identity;
+  const udi = { pid, serial, vid, hostId };
+  expect(await d.run(`xcommand License Smart Reservation Install "${slrCode(udi, piidOf(udi, code))}"`)).toContain('installed');
+}
+
+describe('restore checks every value against its value space (backup.corrupt, nothing restored)', () => {
+  it.each<[string, (s: Forged) => void]>([
+    ['a proxy port outside 1..65535', (s) => (s.config['License Smart Transport Proxy Port'] = 99999999)],
+    ['an option key that is not one', (s) => s.optionKeys.keys.push({ key: 'garbage', feature: 'x', addedAt: '2026-03-01T10:00:00.000Z' })],
+    [
+      'an option key whose feature is not its letter',
+      (s) => s.optionKeys.keys.push({ key: '116341T00-1-AB12CD34', feature: 'FindMe', addedAt: '2026-03-01T10:00:00.000Z' }),
+    ],
+    [
+      'more option keys than a device holds',
+      (s) => {
+        for (let i = 0; i < 65; i++)
+          s.optionKeys.keys.push({ key: `116341T00-1-AB12CD${String(i).padStart(2, '0')}`, feature: 'Traversal Calls', addedAt: '2026-03-01T10:00:00.000Z' });
+      },
+    ],
+    ['an alarm the device does not have', (s) => s.alarms.push({ id: 1, title: 'x', severity: 'y', status: 'Active', raisedAt: '2026-03-01T10:00:00.000Z' })],
+    ['a serial number that is not 8 hex digits', (s) => (s.identity.serial = 'zz')],
+    ['a product id that breaks the UDI', (s) => (s.identity.pid = 'Expressway,S:00000000')],
+    ['a negative reset count', (s) => (s.lastReset = { at: '2026-03-01T10:00:00.000Z', count: -5, answers: {} })],
+    ['a confirmation code that is not one', (s) => (s.reservation.lastConfirmationCode = 'not-a-code')],
+    ['a trust store fingerprint that is not one', (s) => (s.trustStore.keys[0].fingerprint = 'xyz')],
+  ])('%s', async (_what, edit) => {
+    const d = await testDevice();
+    const doc = forged(await backupOf(d), edit);
+    expect(codeOf(() => parseBackup(serializeBackup(doc), 'b.json', d.model))).toBe('backup.corrupt');
+  });
+});
+
+describe('restore re-verifies each installed authorization code on the target (backup.reservationInvalid)', () => {
+  it.each<[string, (d: TestDevice) => Promise<void>, (s: Forged) => void]>([
+    ['a forged SLR count (the code still says 4)', slrReserve, (s) => (s.reservation.installed.entitlements[0].count = 1000)],
+    [
+      'a forged SLR entitlement list',
+      slrReserve,
+      (s) => s.reservation.installed.entitlements.push({ ...s.reservation.installed.entitlements[0], tag: 'regid.x' }),
+    ],
+    ['a PLR made export-controlled', reserve, (s) => (s.reservation.installed.exportControl = true)],
+    ['a code that is not one', reserve, (s) => (s.reservation.installed.code = 'CAAAAA')],
+    ['a trust store without the key that signed the code', reserve, (s) => (s.trustStore.keys = [])],
+  ])('%s is refused, nothing changed', async (_what, setUp, edit) => {
+    const d = await testDevice();
+    await setUp(d);
+    const doc = forged(await backupOf(d), edit);
+    const parsed = parseBackup(serializeBackup(doc), 'b.json', d.model);
+    expect(await d.refusal((ctx) => restoreBackup(ctx, d.model, parsed))).toBe('backup.reservationInvalid');
+  });
+
+  it("another device's reservation cannot come in by giving its backup the target's identity", async () => {
+    const a = await testDevice({ name: 'a', seed: 'a' });
+    await reserve(a);
+    const b = await testDevice({ home: a.home, name: 'b', seed: 'b' });
+    const mine = (await b.state()).identity;
+    const honest = await backupOf(a);
+    const doc = forged(honest, (s) => (s.identity = mine));
+    const parsed = parseBackup(serializeBackup(doc), 'b.json', b.model);
+    // It claims to be b's own backup, but its PLR code was signed over a's UDI.
+    expect(await b.refusal((ctx) => restoreBackup(ctx, b.model, parsed))).toBe('backup.reservationInvalid');
+    // The honest backup of a is a different system: its reservation is left behind.
+    const outcome = await b.mutate((ctx) => restoreBackup(ctx, b.model, parseBackup(serializeBackup(honest), 'b.json', b.model)));
+    expect(outcome).toMatchObject({ sameSystem: false, reservationDropped: true });
+    expect(readReservation(await b.state()).installed).toBeNull();
+  });
+
+  it('a request in progress for another UDI is refused the same way', async () => {
+    const a = await testDevice({ name: 'a', seed: 'a' });
+    await a.run('xconfiguration License Smart ReservationEnable: On');
+    await a.run('xcommand License Smart Reservation Request');
+    const b = await testDevice({ home: a.home, name: 'b', seed: 'b' });
+    const mine = (await b.state()).identity;
+    const parsed = parseBackup(serializeBackup(forged(await backupOf(a), (s) => (s.identity = mine))), 'b.json', b.model);
+    expect(await b.refusal((ctx) => restoreBackup(ctx, b.model, parsed))).toBe('backup.reservationInvalid');
+  });
+
+  it('an honest backup of the same system with a reservation still restores', async () => {
+    const d = await testDevice();
+    await slrReserve(d);
+    const doc = await backupOf(d);
+    await d.mutate((ctx) => applyFactoryReset(ctx, d.model, {}));
+    await d.mutate((ctx) => restoreBackup(ctx, d.model, parseBackup(serializeBackup(doc), 'b.json', d.model)));
+    expect(readReservation(await d.state()).installed).toEqual(readReservation(doc.payload.state).installed);
+  });
+});
+
+describe('restore refuses a trust store that claims the built-in name (backup.badTrustStore)', () => {
+  const other = () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    return { pem, fingerprint: keyFingerprint(createPublicKey(pem)) };
+  };
+  it.each<[string, (s: Forged) => void]>([
+    [
+      "another key named 'demo', marked built-in",
+      (s) => {
+        const k = other();
+        s.trustStore.keys[0] = { ...s.trustStore.keys[0], publicKeyPem: k.pem, fingerprint: k.fingerprint };
+      },
+    ],
+    [
+      "another key named 'demo', added",
+      (s) => {
+        const k = other();
+        s.trustStore.keys = [{ name: 'demo', fingerprint: k.fingerprint, publicKeyPem: k.pem, addedAt: '2026-03-01T10:00:00.000Z', builtin: false }];
+      },
+    ],
+    [
+      'another key marked built-in under another name',
+      (s) => {
+        const k = other();
+        s.trustStore.keys.push({ name: 'lab', fingerprint: k.fingerprint, publicKeyPem: k.pem, addedAt: '2026-03-01T10:00:00.000Z', builtin: true });
+      },
+    ],
+    ['a fingerprint that is not its key', (s) => (s.trustStore.keys[0].fingerprint = '0123456789abcdef')],
+  ])('%s', async (_what, edit) => {
+    const d = await testDevice();
+    const parsed = parseBackup(serializeBackup(forged(await backupOf(d), edit)), 'b.json', d.model);
+    expect(await d.refusal((ctx) => restoreBackup(ctx, d.model, parsed))).toBe('backup.badTrustStore');
+  });
+
+  it('exsh trust add refuses the name of the built-in key for another key', async () => {
+    const d = await testDevice();
+    await d.mutate((ctx) => removeTrustedKey(ctx, 'demo'));
+    const k = other();
+    expect(await d.refusal((ctx) => addTrustedKey(ctx, readAuthorityKey(k.pem, 'k.pem'), 'demo'))).toBe('trust.nameReserved');
+  });
+});
+
+describe('restore onto a different system that held a reservation', () => {
+  it('says the reservation must be made again', async () => {
+    const home = e2eHome();
+    const file = join(home, 'exp.backup.json');
+    const ex = (...args: string[]) => runExsh(['--home', home, '--now', NOW, ...args], { input: '' });
+    const r = await ex('-c', 'xconfiguration License Smart ReservationEnable: On', '-c', 'xcommand License Smart Reservation Request');
+    expect(r.exitCode).toBe(0);
+    expect((await ex('backup', 'create', file)).exitCode).toBe(0);
+    expect((await ex('devices', 'create', 'other')).exitCode).toBe(0);
+    const other = await ex('--device', 'other', 'backup', 'restore', file);
+    expect(other.exitCode).toBe(0);
+    expect(other.stdout).toContain(
+      'Smart Licensing is on, but the license reservation was not restored: a reservation belongs to the system it was made for, so make the reservation again on this system (xCommand License Smart Reservation Request).\n',
+    );
+    expect(other.stdout).not.toContain('register');
+  });
+});
+
+describe('restore onto a device whose stored document is corrupt', () => {
+  it('replaces the corrupt row with the backup, identity and reservation included, and keeps the corrupt document aside', async () => {
+    const home = e2eHome();
+    const file = join(home, 'exp.backup.json');
+    const ex = (...args: string[]) => runExsh(['--home', home, '--now', NOW, ...args], { input: '' });
+    const request = await ex('-c', 'xconfiguration License Smart ReservationEnable: On', '-c', 'xcommand License Smart Reservation Request');
+    const code = /(CB-\S+)/.exec(request.stdout)![1]!;
+    const plr = await ex('cssm', 'reserve', '--request', code, '--plr');
+    expect(plr.exitCode).toBe(0);
+    expect((await ex('-c', `xcommand License Smart Reservation Install ${plr.stdout.trim()}`)).exitCode).toBe(0);
+    const udi = (await ex('-c', 'xstatus SystemUnit UDI')).stdout;
+    expect((await ex('backup', 'create', file)).exitCode).toBe(0);
+
+    const db = new Database(join(home, 'exsh.sqlite'));
+    db.prepare('UPDATE device SET document = \'{"schemaVersion": 1, "identity": 7}\' WHERE name = \'expressway\'').run();
+    db.close();
+    expect((await ex('-c', 'xstatus SystemUnit')).exitCode).toBe(3);
+
+    const r = await ex('backup', 'restore', file);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const aside = /kept in (\S+)\)/.exec(r.stdout)?.[1];
+    expect(r.stdout).toMatch(
+      /^The stored document of device 'expressway' was corrupt \(identity is missing\); it was replaced by the backup \(the corrupt document is kept in .+\)\.\nRestored .+ onto device 'expressway': the same system \(UDI .+\); smart licensing registration and reservation were restored\.\n$/,
+    );
+    expect(readFileSync(aside!.replace(/\.$/, ''), 'utf8')).toBe('{"schemaVersion": 1, "identity": 7}');
+    expect((await ex('-c', 'xstatus SystemUnit UDI')).stdout).toBe(udi);
+    expect((await ex('-c', 'xstatus License Smart Reservation Status')).stdout).toContain('Reserved - Permanent License Reservation');
+  });
+
+  it('refuses when another device of the home already is that system (no clone of a reservation)', async () => {
+    const home = e2eHome();
+    const file = join(home, 'a.backup.json');
+    const ex = (...args: string[]) => runExsh(['--home', home, '--now', NOW, ...args], { input: '' });
+    expect((await ex('backup', 'create', file)).exitCode).toBe(0);
+    expect((await ex('devices', 'create', 'b')).exitCode).toBe(0);
+    const db = new Database(join(home, 'exsh.sqlite'));
+    db.prepare('UPDATE device SET document = \'{"schemaVersion": 1, "identity": 7}\' WHERE name = \'b\'').run();
+    db.close();
+    const r = await ex('--device', 'b', 'backup', 'restore', file);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/\[backup\.sameSystemExists\]\n$/);
+    const check = new Database(join(home, 'exsh.sqlite'), { readonly: true });
+    expect(check.prepare("SELECT document FROM device WHERE name = 'b'").get()).toEqual({ document: '{"schemaVersion": 1, "identity": 7}' });
+    check.close();
   });
 });

@@ -61,7 +61,8 @@ const CASES: [argv: string[], name: CommandName, args: CommandArgs[CommandName],
   [['devices', 'create', 'vcs1', '--brand', 'VCS'], 'devices.create', ['vcs1', { brand: 'VCS' }]],
   [['devices', 'create', 'e1', '--type', 'ExpresswayE'], 'devices.create', ['e1', { brand: 'Expressway', type: 'ExpresswayE' }]],
   [['devices', 'show', 'e1'], 'devices.show', ['e1', {}]],
-  [['devices', 'remove', 'e1'], 'devices.remove', ['e1']],
+  [['devices', 'remove', 'e1'], 'devices.remove', ['e1', {}]],
+  [['devices', 'remove', 'e1', '--force'], 'devices.remove', ['e1', { force: true }]],
   [['cssm', 'init', '--new-key', '--account', 'Acme'], 'cssm.init', [{ newKey: true, account: 'Acme' }]],
   [['cssm', 'licenses', '--virtual-account', 'Lab', '--json'], 'cssm.licenses', [{ virtualAccount: 'Lab', json: true }]],
   [
@@ -116,5 +117,14 @@ describe('argv → command and options', () => {
       const r = await parse(['--home', HOME, '-c', 'x'], { EXSH_LOCK_TIMEOUT: value });
       expect({ value, status: r.status, code: /\[([\w.]+)\]\n$/.exec(r.stderr)?.[1] }).toEqual({ value, status: 2, code: 'cli.badLockTimeout' });
     }
+  });
+});
+
+describe('diagnostics', () => {
+  it('never print a control character someone typed raw', async () => {
+    const r = await parse(['--home', HOME, '--a\x1b[2Jb']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toContain('\x1b');
+    expect(r.stderr).toContain('a\\x1b[2Jb');
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   confirmationCode,
@@ -70,5 +71,23 @@ describe('demo authority', () => {
     expect(a.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
     expect(keyFingerprint(a.privateKey)).toBe(keyFingerprint(a.publicKey));
     expect(keyFingerprint(a.publicKey)).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('docs/codes.md', () => {
+  it('shows the golden vectors as they are (fixtures/golden/generate.mjs updates both)', () => {
+    const doc = readFileSync(new URL('../../docs/codes.md', import.meta.url), 'utf8');
+    const signature = /<signature>([^<]*)</.exec(golden.slr.code)?.[1] as string;
+    for (const [what, value] of Object.entries({
+      'the PLR code': golden.plr.code,
+      'the SLR signature': signature,
+      'the SLR return code (installed)': golden.slr.returnCodeInstalled,
+      'the SLR return code (never installed)': golden.slr.returnCodeUnused,
+      'the SLR confirmation code': golden.slr.confirmationCode,
+      'the request code': golden.requestCode,
+      'the piid': golden.piid,
+    })) {
+      expect({ what, shown: doc.includes(value) }).toEqual({ what, shown: true });
+    }
   });
 });

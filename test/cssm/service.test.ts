@@ -16,7 +16,7 @@ import {
 } from '../../src/codes/index.js';
 import { loadCatalogue, resolveLicence } from '../../src/catalogue.js';
 import { SCHEMA_VERSION } from '../../src/cssm/db.js';
-import { authorityPublicKey, confirm, init, instances, licenses, remove, reserve, update, type CssmEnv } from '../../src/cssm/service.js';
+import { authorityPublicKey, codes, confirm, init, instances, licenses, remove, reserve, update, type CssmEnv } from '../../src/cssm/service.js';
 import { cleanHomes, expectCode, request, T0, testEnv, udi } from './helpers.js';
 
 afterEach(cleanHomes);
@@ -130,7 +130,7 @@ describe('reserve', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
     const req = request(u);
-    const code = reserve({ ...env, request: req.code, plr: true });
+    const code = reserve({ ...env, request: req.code, plr: true }).code;
     const parsed = parseAuthorizationCode(code);
     expect(parsed.type).toBe('PLR');
     if (parsed.type !== 'PLR') return;
@@ -156,7 +156,7 @@ describe('reserve', () => {
 
   it('PLR with export control reserves the export-control variant', () => {
     const env = testEnv();
-    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, plr: true, exportControl: true });
+    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, plr: true, exportControl: true }).code;
     const parsed = parseAuthorizationCode(code);
     expect(parsed.type === 'PLR' && parsed.payload.exportControl).toBe(true);
     expect(balance(env, 'Expressway PLR with Export Control')).toBe(9);
@@ -174,7 +174,7 @@ describe('reserve', () => {
         { name: 'expressway room registration (term)', qty: 2 },
         { name: RMS, qty: 4 },
       ],
-    });
+    }).code;
     expect(code).not.toContain('\n');
     const parsed = slr(code);
     expect(parsed.udi).toBe(formatUdi(u));
@@ -217,7 +217,7 @@ describe('reserve', () => {
 
   it('takes term units from the longest-lasting line first, one entitlement per date range', () => {
     const env = testEnv();
-    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, licenses: [{ name: `${RMS} (Term)`, qty: 45 }] });
+    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, licenses: [{ name: `${RMS} (Term)`, qty: 45 }] }).code;
     expect(slr(code).payload.entitlements.map((e) => [e.count, e.startDate, e.endDate])).toEqual([
       [5, '2024-May-01 UTC', '2025-May-01 UTC'],
       [40, '2024-May-01 UTC', '2027-May-01 UTC'],
@@ -228,27 +228,28 @@ describe('reserve', () => {
   it('accepts the exact tag', () => {
     const env = testEnv();
     const tag = resolveLicence('Expressway Desktop Registration').tag;
-    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, licenses: [{ name: tag, qty: 3 }] });
+    const code = reserve({ ...env, request: request(udi('08F8FF3C')).code, licenses: [{ name: tag, qty: 3 }] }).code;
     expect(slr(code).payload.entitlements[0]).toMatchObject({ tag, count: 3 });
   });
 
-  it('hands the code to deliver() inside the transaction, and rolls back if that fails', () => {
+  it('returns the code with what it was issued for', () => {
     const env = testEnv();
-    let delivered = '';
-    const code = reserve({ ...env, request: request(udi('A1')).code, plr: true, deliver: (c) => (delivered = c) });
-    expect(delivered).toBe(code);
-    expect(() =>
-      reserve({
-        ...env,
-        request: request(udi('A2')).code,
-        plr: true,
-        deliver: () => {
-          throw new Error('disk full');
-        },
-      }),
-    ).toThrow('disk full');
-    expect(instances(env).map((i) => i.serial)).toEqual(['A1']);
-    expect(balance(env, 'Expressway PLR without Export Control')).toBe(9);
+    const u = udi('08F8FF3C');
+    const req = request(u);
+    const r = reserve({ ...env, request: req.code, licenses: [{ name: RMS, qty: 4 }] });
+    expect(r).toEqual({
+      code: r.code,
+      instance: '08F8FF3C',
+      udi: 'UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0',
+      piid: derivePiid(u, req.nonce),
+      reservationType: 'SLR',
+      virtualAccount: 'Default',
+      status: 'Reserved Licenses',
+      timestamp: T0.toISOString(),
+      licenses: [{ license: RMS, tag: resolveLicence(RMS).tag, count: 4 }],
+    });
+    const p = reserve({ ...env, request: request(udi('A1')).code, plr: true });
+    expect(p).toMatchObject({ instance: 'A1', reservationType: 'PLR', licenses: [{ license: 'Expressway PLR without Export Control', count: 1 }] });
   });
 
   describe('refuses, changing nothing', () => {
@@ -311,7 +312,10 @@ describe('reserve', () => {
       const u = udi('08F8FF3C');
       const first = request(u).code;
       reserve({ ...env, request: first, plr: true });
-      unchanged(env, () => reserve({ ...env, request: first, plr: true }), 'cssm.alreadyReserved');
+      const e = unchanged(env, () => reserve({ ...env, request: first, plr: true }), 'cssm.alreadyReserved');
+      expect(e.message).toBe(
+        'The product instance with serial number 08F8FF3C already holds a PLR reservation in virtual account Default: show its code with exsh cssm code --instance 08F8FF3C, or release it first (xCommand License Smart Reservation Return on the device if the code is installed, or ReturnAuthorization with the code if it never was, e.g. after a Cancel), then exsh cssm remove --return-code <code>.',
+      );
       unchanged(env, () => reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 1 }] }), 'cssm.alreadyReserved');
     });
 
@@ -346,6 +350,18 @@ describe('reserve', () => {
       unchanged(env, () => reserve({ ...env, request: request(udi('X1')).code, plr: true, virtualAccount: 'Lab' }), 'cssm.unknownVirtualAccount');
     });
 
+    it('a request code whose serial number is not 1 to 16 letters and digits', () => {
+      const env = testEnv();
+      for (const serial of ['08F8FF3C\x1b[2J', 'A'.repeat(17), 'AB_CD', 'AB\u009bCD']) {
+        const e = unchanged(env, () => reserve({ ...env, request: request(udi(serial)).code, plr: true }), 'cssm.requestBadSerial');
+        expect(e.message).toBe(
+          `The reservation request code's serial number '${serial}' is not one this CSSM accepts: a serial number is 1 to 16 letters and digits.`,
+        );
+      }
+      reserve({ ...env, request: request(udi('abcDEF0123456789')).code, plr: true });
+      expect(instances(env).map((i) => i.serial)).toEqual(['abcDEF0123456789']);
+    });
+
     it('conflicting or missing choices, as usage errors', () => {
       const env = testEnv();
       const req = request(udi('X1')).code;
@@ -359,7 +375,7 @@ describe('reserve', () => {
 describe('update and confirm', () => {
   function reserved(env: CssmEnv, serial = '08F8FF3C', qty = 4) {
     const u = udi(serial);
-    const first = reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty }] });
+    const first = reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty }] }).code;
     return { u, first };
   }
 
@@ -374,7 +390,7 @@ describe('update and confirm', () => {
         { name: RMS, qty: 6 },
         { name: 'Expressway Room Registration', qty: 2 },
       ],
-    });
+    }).code;
     const parsed = slr(next);
     expect(parsed.payload.piid).toBe(slr(first).payload.piid);
     expect(parsed.payload.timestamp).toBe(T0.getTime() + 60_000);
@@ -400,7 +416,14 @@ describe('update and confirm', () => {
     expect(instances(env)[0]!.status).toBe('In Transit');
 
     const r = confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, parsed.payload.piid, signatureBytes(parsed)).toUpperCase() });
-    expect(r).toEqual({ serial: '08F8FF3C', completed: true });
+    expect(r).toEqual({
+      instance: '08F8FF3C',
+      completed: true,
+      licenses: [
+        { license: RMS, tag: resolveLicence(RMS).tag, reserved: 6 },
+        { license: 'Expressway Room Registration', tag: resolveLicence('Expressway Room Registration').tag, reserved: 2 },
+      ],
+    });
     expect(instances(env)[0]).toMatchObject({
       status: 'Reserved Licenses',
       licenses: [
@@ -424,7 +447,7 @@ describe('update and confirm', () => {
         { name: 'Expressway Desktop Registration', qty: 3 },
       ],
     });
-    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 2 }] }));
+    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 2 }] }).code);
     expect(next.payload.entitlements.map((e) => [e.displayName, e.count])).toEqual([
       [RMS, 2],
       ['Expressway Desktop Registration', 3],
@@ -447,23 +470,32 @@ describe('update and confirm', () => {
         { name: 'Expressway Desktop Registration', qty: 3 },
       ],
     });
-    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: 'Expressway Desktop Registration', qty: 0 }] }));
+    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: 'Expressway Desktop Registration', qty: 0 }] }).code);
     expect(next.payload.entitlements.map((e) => e.displayName)).toEqual([RMS]);
     confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, next.payload.piid, signatureBytes(next)) });
     expect(balance(env, 'Expressway Desktop Registration')).toBe(50);
     expect(instances(env)[0]!.licenses.map((l) => l.license)).toEqual([RMS]);
   });
 
-  it('a second update while in transit replaces the first', () => {
+  it('refuses a second update while one is in transit, keeping its counts reserved', () => {
     const env = testEnv();
-    const { u } = reserved(env);
-    const a = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 10 }] }));
-    const b = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 5 }] }));
-    expect(b.payload.timestamp).toBeGreaterThan(a.payload.timestamp);
-    expect(balance(env, RMS)).toBe(95);
-    expectCode(() => confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, a.payload.piid, signatureBytes(a)) }), 'cssm.wrongConfirmationCode');
+    const { u } = reserved(env, '08F8FF3C', 1);
+    const a = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 100 }] }).code);
+    expect(balance(env, RMS)).toBe(0);
+    const before = JSON.stringify([licenses(env), instances(env)]);
+    // The device can still install the first update, so its 100 stay reserved: no second code may hand out 98 more.
+    const e = expectCode(() => update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 2 }] }), 'cssm.updateInTransit');
+    expect(e.message).toBe(
+      'Product instance 08F8FF3C has an update in transit: confirm it first (exsh cssm confirm --instance 08F8FF3C --code <confirmation code>), or return the reservation on the device and remove the instance.',
+    );
+    expect(JSON.stringify([licenses(env), instances(env)])).toBe(before);
+    reserve({ ...env, request: request(udi('B1')).code, licenses: [{ name: `${RMS} (Term)`, qty: 1 }] });
+    expectCode(() => reserve({ ...env, request: request(udi('B2')).code, licenses: [{ name: RMS, qty: 1 }] }), 'cssm.insufficientBalance');
+    confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, a.payload.piid, signatureBytes(a)) });
+    expect(balance(env, RMS)).toBe(0);
+    const b = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 2 }] }).code);
     confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, b.payload.piid, signatureBytes(b)) });
-    expect(balance(env, RMS)).toBe(95);
+    expect(balance(env, RMS)).toBe(98);
   });
 
   it("confirm with no update in transit accepts the first code's confirmation", () => {
@@ -471,8 +503,9 @@ describe('update and confirm', () => {
     const { u, first } = reserved(env);
     const p = slr(first);
     expect(confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, p.payload.piid, signatureBytes(p)) })).toEqual({
-      serial: '08F8FF3C',
+      instance: '08F8FF3C',
       completed: false,
+      licenses: [{ license: RMS, tag: resolveLicence(RMS).tag, reserved: 4 }],
     });
     expectCode(() => confirm({ ...env, instance: '08F8FF3C', code: '00000000' }), 'cssm.wrongConfirmationCode');
   });
@@ -499,6 +532,13 @@ describe('update and confirm', () => {
     expectCode(() => update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 0 }] }), 'cssm.emptyReservation');
     expectCode(() => update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: -2 }] }), 'cssm.badQuantity');
     expectCode(() => update({ ...env, instance: '08F8FF3C', licenses: [] }), 'cssm.missingOption', 2);
+    for (const bad of ['08F8\x1b[31mFF3C', '', 'A'.repeat(17), '08F8-FF3C']) {
+      const e = expectCode(() => update({ ...env, instance: bad, licenses: [{ name: RMS, qty: 1 }] }), 'cssm.badSerial', 2);
+      expect(e.message).toBe(`'${bad}' is not a serial number: a product instance's serial number is 1 to 16 letters and digits, such as 08F8FF3C.`);
+      expectCode(() => confirm({ ...env, instance: bad, code: '00000000' }), 'cssm.badSerial', 2);
+      expectCode(() => codes({ ...env, instance: bad }), 'cssm.badSerial', 2);
+      expectCode(() => remove({ ...env, instance: bad, force: true }), 'cssm.badSerial', 2);
+    }
     expect(instances(env).map((i) => i.status)).toEqual(['Reserved Licenses', 'Reserved Licenses']);
   });
 });
@@ -514,17 +554,22 @@ describe('remove', () => {
         { name: RMS, qty: 4 },
         { name: 'Expressway Room Registration (Term)', qty: 2 },
       ],
-    });
+    }).code;
     const p = slr(code);
     reserve({ ...env, request: request(udi('OTHER')).code, licenses: [{ name: RMS, qty: 1 }] });
     expect(balance(env, RMS)).toBe(95);
     const summary = remove({ ...env, returnCode: makeReturnCode(kind, u, p.payload.piid, signatureBytes(p)) });
     expect(summary).toEqual({
-      udiLabel: 'UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0',
-      serial: '08F8FF3C',
-      licencesReturned: 6,
+      instance: '08F8FF3C',
+      udi: 'UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0',
       virtualAccount: 'Default',
+      licencesReturned: 6,
+      licenses: [
+        { license: RMS, tag: resolveLicence(RMS).tag, count: 4 },
+        { license: 'Expressway Room Registration (Term)', tag: resolveLicence('Expressway Room Registration (Term)').tag, count: 2 },
+      ],
       returnKind: kind,
+      forced: false,
     });
     expect(balance(env, RMS)).toBe(99);
     expect(balance(env, 'Expressway Room Registration (Term)')).toBe(20);
@@ -536,7 +581,7 @@ describe('remove', () => {
   it('a PLR return gives back one licence', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    const p = parseAuthorizationCode(reserve({ ...env, request: request(u).code, plr: true, exportControl: true }));
+    const p = parseAuthorizationCode(reserve({ ...env, request: request(u).code, plr: true, exportControl: true }).code);
     const s = remove({ ...env, instance: '08F8FF3C', returnCode: makeReturnCode('installed', u, p.payload.piid, signatureBytes(p)) });
     expect(s.licencesReturned).toBe(1);
     expect(balance(env, 'Expressway PLR with Export Control')).toBe(10);
@@ -546,7 +591,7 @@ describe('remove', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
     reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] });
-    const pending = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 9 }] }));
+    const pending = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 9 }] }).code);
     expect(balance(env, RMS)).toBe(91);
     const s = remove({ ...env, returnCode: makeReturnCode('unused', u, pending.payload.piid, signatureBytes(pending)) });
     expect(s.licencesReturned).toBe(9);
@@ -557,8 +602,8 @@ describe('remove', () => {
   it('matches the superseded first code after an update was confirmed', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    const first = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] }));
-    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 5 }] }));
+    const first = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] }).code);
+    const next = slr(update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 5 }] }).code);
     confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, next.payload.piid, signatureBytes(next)) });
     expect(remove({ ...env, returnCode: makeReturnCode('unused', u, first.payload.piid, signatureBytes(first)) }).licencesReturned).toBe(5);
   });
@@ -566,7 +611,7 @@ describe('remove', () => {
   it('refuses a return code issued to nobody here, or to another instance, changing nothing', () => {
     const env = testEnv();
     const u = udi('08F8FF3C');
-    const p = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] }));
+    const p = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] }).code);
     reserve({ ...env, request: request(udi('B2')).code, plr: true });
     const foreign = makeReturnCode('installed', udi('08F8FF3C', 'ffffffff'), p.payload.piid, signatureBytes(p));
     expectCode(() => remove({ ...env, returnCode: foreign }), 'cssm.returnCodeMismatch');
@@ -577,6 +622,96 @@ describe('remove', () => {
     expectCode(() => remove({ ...env, returnCode: 'C123' }), 'cssm.returnCodeMistyped');
     expect(instances(env)).toHaveLength(2);
     expect(balance(env, RMS)).toBe(96);
+  });
+});
+
+describe('remove --force', () => {
+  it('removes an instance without a return code, releasing everything it held, pending units included', () => {
+    const env = testEnv();
+    const u = udi('08F8FF3C');
+    reserve({
+      ...env,
+      request: request(u).code,
+      licenses: [
+        { name: RMS, qty: 4 },
+        { name: 'Expressway Room Registration (Term)', qty: 2 },
+      ],
+    });
+    update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 7 }] });
+    reserve({ ...env, request: request(udi('OTHER')).code, plr: true });
+    expect(remove({ ...env, instance: '08F8FF3C', force: true })).toEqual({
+      instance: '08F8FF3C',
+      udi: 'UDI_PID:Expressway; UDI_SN:08F8FF3C; UDI_VID:1.0',
+      virtualAccount: 'Default',
+      licencesReturned: 9,
+      licenses: [
+        { license: RMS, tag: resolveLicence(RMS).tag, count: 7 },
+        { license: 'Expressway Room Registration (Term)', tag: resolveLicence('Expressway Room Registration (Term)').tag, count: 2 },
+      ],
+      forced: true,
+    });
+    expect(balance(env, RMS)).toBe(100);
+    expect(balance(env, 'Expressway Room Registration (Term)')).toBe(20);
+    expect(instances(env).map((i) => i.serial)).toEqual(['OTHER']);
+    reserve({ ...env, request: request(u).code, plr: true });
+  });
+
+  it('refuses an unknown instance, and is a usage error without --instance, with a return code, or with neither way', () => {
+    const env = testEnv();
+    const u = udi('08F8FF3C');
+    const p = parseAuthorizationCode(reserve({ ...env, request: request(u).code, plr: true }).code);
+    const ret = makeReturnCode('installed', u, p.payload.piid, signatureBytes(p));
+    expectCode(() => remove({ ...env, instance: 'NOPE', force: true }), 'cssm.unknownInstance');
+    const none = expectCode(() => remove({ ...env, instance: '08F8FF3C' }), 'cssm.missingOption', 2);
+    expect(none.message).toBe(
+      'cssm remove needs --return-code <code> (the return code from the device), or --instance <serial> --force to remove the instance without one.',
+    );
+    expectCode(() => remove({ ...env }), 'cssm.missingOption', 2);
+    const bare = expectCode(() => remove({ ...env, force: true }), 'cssm.missingOption', 2);
+    expect(bare.message).toBe('--force needs --instance <serial>: the product instance to remove without a return code.');
+    const both = expectCode(() => remove({ ...env, instance: '08F8FF3C', force: true, returnCode: ret }), 'cssm.conflictingOptions', 2);
+    expect(both.message).toBe('Give either --return-code or --force, not both.');
+    expect(instances(env)).toHaveLength(1);
+  });
+});
+
+describe('code', () => {
+  it('shows every code issued to an instance: the pending update first, then the current code, then superseded ones', () => {
+    const env = testEnv();
+    const u = udi('08F8FF3C');
+    const first = reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 4 }] }).code;
+    expect(codes({ ...env, instance: '08F8FF3C' })).toEqual({
+      instance: '08F8FF3C',
+      reservationType: 'SLR',
+      status: 'Reserved Licenses',
+      virtualAccount: 'Default',
+      codes: [{ state: 'current', kind: 'SLR', code: first, timestamp: T0.toISOString(), issuedAt: T0.toISOString() }],
+    });
+    env.at.advance(60_000);
+    const secondCode = update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 5 }] }).code;
+    const second = slr(secondCode);
+    env.at.advance(60_000);
+    confirm({ ...env, instance: '08F8FF3C', code: confirmationCode(u, second.payload.piid, signatureBytes(second)) });
+    env.at.advance(60_000);
+    const third = update({ ...env, instance: '08F8FF3C', licenses: [{ name: RMS, qty: 6 }] }).code;
+    const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000).toISOString();
+    const r = codes({ ...env, instance: ' 08F8FF3C ' });
+    expect(r.status).toBe('In Transit');
+    expect(r.codes.map((c) => [c.state, c.code, c.issuedAt, c.confirmedAt])).toEqual([
+      ['pending', third, at(3), undefined],
+      ['current', secondCode, at(1), at(2)],
+      ['superseded', first, at(0), undefined],
+    ]);
+    expect(r.codes[1]!.timestamp).toBe(new Date(second.payload.timestamp).toISOString());
+  });
+
+  it('a PLR shows its one code; an unknown instance is refused', () => {
+    const env = testEnv();
+    const plr = reserve({ ...env, request: request(udi('A1')).code, plr: true }).code;
+    expect(codes({ ...env, instance: 'A1' }).codes).toEqual([
+      { state: 'current', kind: 'PLR', code: plr, timestamp: T0.toISOString(), issuedAt: T0.toISOString() },
+    ]);
+    expectCode(() => codes({ ...env, instance: 'A2' }), 'cssm.unknownInstance');
   });
 });
 
@@ -608,7 +743,7 @@ describe('virtual accounts and the authority', () => {
     const pub = authorityPublicKey(env);
     expect(pub).toMatchObject({ source: 'private', fingerprint: r.fingerprint, publicKeyPem: r.publicKeyPem });
     const u = udi('08F8FF3C');
-    const p = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 1 }] }));
+    const p = slr(reserve({ ...env, request: request(u).code, licenses: [{ name: RMS, qty: 1 }] }).code);
     expect(verifySignature(p, u, [demoKey()])).toBe(false);
     expect(verifySignature(p, u, [createPublicKey(pub.publicKeyPem)])).toBe(true);
   });

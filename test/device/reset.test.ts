@@ -34,7 +34,14 @@ describe('planReset: flags and lists → the questions asked (§8.1)', () => {
   const asked = (brand: 'Expressway' | 'VCS', req: ResetRequest) => missingAnswers(planReset(brand, req));
   it.each<[string, 'Expressway' | 'VCS', ResetRequest, string[]]>([
     ['no flags: the nine questions, then the final one', 'Expressway', {}, [...ALL_QUESTIONS, 'Are you sure you want to continue']],
-    ['a VCS has no smart licensing question', 'VCS', {}, [...ALL_QUESTIONS.filter((q) => !q.includes('smart')), 'Are you sure you want to continue']],
+    // A Cisco VCS's reset is unchanged from earlier releases: neither -v's nor -t's question.
+    ['a VCS has no brand/type nor smart licensing question', 'VCS', {}, [...ALL_QUESTIONS.slice(2), 'Are you sure you want to continue']],
+    [
+      '-o on a VCS keeps its option keys and asks the same questions',
+      'VCS',
+      { optionKeys: true },
+      [...ALL_QUESTIONS.slice(2), 'Are you sure you want to continue'],
+    ],
     ['-v asks only brand and type', 'Expressway', { brandType: true }, ['Keep brand and type of the device', 'Are you sure you want to continue']],
     ['-t asks only smart licensing', 'Expressway', { smartLicensing: true }, ['Keep smart licensing settings', 'Are you sure you want to continue']],
     [
@@ -71,18 +78,43 @@ describe('planReset: flags and lists → the questions asked (§8.1)', () => {
     });
   });
 
-  it('with -v, a name given by --keep joins the scope; the rest are out of it (NO)', () => {
-    const plan = planReset('Expressway', { brandType: true, keep: ['ip'] });
-    expect(plan.steps.map((s) => [s.item.name, s.answer])).toEqual([
-      ['brand-type', undefined],
-      ['ip', true],
+  it('with -v, a name given by --keep or --discard joins the scope; every question not asked about is kept', () => {
+    const plan = planReset('Expressway', { brandType: true, keep: ['ip'], discard: ['logs'] });
+    // [name, answer, implied]: implied answers are neither asked nor printed.
+    expect(plan.steps.map((s) => [s.item.name, s.answer, s.implied === true])).toEqual([
+      ['brand-type', undefined, false],
+      ['smart-licensing', true, true],
+      ['fips', true, true],
+      ['ip', true, false],
+      ['management', true, true],
+      ['ssh-keys', true, true],
+      ['certificates', true, true],
+      ['passwords', true, true],
+      ['logs', false, false],
     ]);
+  });
+
+  it('with -t, all answers only the questions in scope: --discard all discards smart licensing and keeps the rest', () => {
+    const plan = planReset('Expressway', { smartLicensing: true, discard: ['all'], yes: true });
+    expect(plan.steps.filter((s) => !s.implied).map((s) => [s.item.name, s.answer])).toEqual([['smart-licensing', false]]);
+    expect(plan.steps.filter((s) => s.implied).map((s) => s.answer)).toEqual(Array(8).fill(true));
+  });
+
+  it('without -v/-t nothing is implied: every question is asked or answered by a list', () => {
+    const plan = planReset('Expressway', { keep: ['ip'] });
+    expect(plan.steps.some((s) => s.implied)).toBe(false);
+    expect(plan.steps).toHaveLength(9);
+  });
+
+  it('-o keeps option keys on a Cisco VCS only', () => {
+    expect(planReset('VCS', { optionKeys: true, keep: ['all'], yes: true }).keepOptionKeys).toBe(true);
+    expect(planReset('VCS', { keep: ['all'], yes: true }).keepOptionKeys).toBe(false);
   });
 
   it.each<[string, 'Expressway' | 'VCS', ResetRequest, string]>([
     ['-o was removed', 'Expressway', { optionKeys: true }, 'reset.optionKeysFlagRemoved'],
-    ['-o was removed on a VCS too', 'VCS', { optionKeys: true, yes: true }, 'reset.optionKeysFlagRemoved'],
     ['-t on a VCS', 'VCS', { smartLicensing: true }, 'reset.noSmartLicensingOnVcs'],
+    ['-v on a VCS', 'VCS', { brandType: true }, 'reset.noBrandTypeOnVcs'],
     ['an unknown name', 'Expressway', { keep: ['ipp'] }, 'reset.unknownName'],
     ['an empty name', 'Expressway', { keep: ['ip,,fips'] }, 'reset.badList'],
     ['a name on both sides', 'Expressway', { keep: ['ip'], discard: ['fips,ip'] }, 'reset.conflictingAnswers'],
@@ -153,7 +185,14 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
     expect(s.config).toEqual({});
     expect(readReservation(s)).toEqual({ request: null, installed: null, lastConfirmationCode: '', lastReturnCode: '' });
     expect(s.alarms).toEqual([]);
-    expect(outcome).toEqual({ kept: [], product: 'Cisco TelePresence VCS', brandChanged: true, offline: false, smartLicensingLost: false });
+    expect(outcome).toEqual({
+      kept: [],
+      optionKeysKept: false,
+      product: 'Cisco TelePresence VCS',
+      brandChanged: true,
+      offline: false,
+      smartLicensingLost: false,
+    });
     expect(outcomeLines(outcome)).toEqual([
       'Factory reset done: everything was returned to factory default settings.',
       'The system restarted as Cisco TelePresence VCS.',
@@ -249,15 +288,31 @@ describe('applyFactoryReset: what each answer keeps (§8.1)', () => {
     expect(outcomeLines(outcome)).toContain('Smart licensing settings were not kept: brand and type were not kept, so the system is no longer an Expressway.');
   });
 
-  it('a Cisco VCS reset is unchanged: no smart licensing answer, option keys gone', async () => {
+  it('a Cisco VCS reset is unchanged: no brand/type nor smart licensing answer, option keys gone without -o', async () => {
     const d = await testDevice({ brand: 'VCS' });
     await d.run('xcommand OptionKey Add Key: 116341T00-1-AB12CD34');
     await d.mutate((ctx) => applyFactoryReset(ctx, d.model, allYes()));
     const s = await d.state();
     expect(s.brand).toBe('VCS');
     expect(s.optionKeys).toEqual({ keys: [] });
-    expect(s.lastReset).toMatchObject({ answers: { 'smart-licensing': null, 'brand-type': true } });
+    expect(s.lastReset).toMatchObject({ answers: { 'smart-licensing': null, 'brand-type': null } });
     expect(await d.run('xstatus FactoryReset SmartLicensing')).toBe('*s FactoryReset: /\n    SmartLicensing: "Not applicable"\n*s/end\n\nOK\n');
+    expect(await d.run('xstatus FactoryReset BrandAndType')).toBe('*s FactoryReset: /\n    BrandAndType: "Not applicable"\n*s/end\n\nOK\n');
+  });
+
+  it('a Cisco VCS stays a Cisco VCS whatever the answers', async () => {
+    const d = await testDevice({ brand: 'VCS' });
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, ALL_NO));
+    expect(outcome).toMatchObject({ product: 'Cisco TelePresence VCS', brandChanged: false, smartLicensingLost: false });
+  });
+
+  it('-o on a Cisco VCS keeps its option keys', async () => {
+    const d = await testDevice({ brand: 'VCS' });
+    await d.run('xcommand OptionKey Add Key: 116341T00-1-AB12CD34');
+    const keys = (await d.state()).optionKeys;
+    const outcome = await d.mutate((ctx) => applyFactoryReset(ctx, d.model, ALL_NO, { keepOptionKeys: true }));
+    expect((await d.state()).optionKeys).toEqual(keys);
+    expect(outcomeLines(outcome)[0]).toBe('Factory reset done: kept option keys; everything else was returned to factory default settings.');
   });
 
   it('every answer is observable in xStatus FactoryReset, and resets are counted', async () => {

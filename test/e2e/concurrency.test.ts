@@ -107,12 +107,13 @@ describe('concurrent exsh processes on one device', () => {
   });
 
   it('kill -9 at random points of a stream of writes, 200 trials: the store holds a prefix with every acknowledged write, and the lock is never stuck', async () => {
-    const home = tempHome();
     const rnd = prng(200);
     // Odd lines advance the clock a minute, even lines name the system after themselves:
     // after k lines, the clock has moved ceil(k/2) minutes and the name is w<2*floor(k/2)>.
     const line = (i: number) => (i % 2 === 1 ? ADVANCE : `xConfiguration SystemUnit Name: "w${i}"`);
     const trial = async (t: number): Promise<void> => {
+      // A home of its own: the device is the home's first, created quietly by whichever runs first.
+      const home = tempHome();
       const device = `d${t}`;
       const { sent, acked } = await killedWriter(home, device, line, 40 + Math.floor(rnd() * 160));
       const r = await runExsh(

@@ -122,7 +122,7 @@ describe('interactive shell under a pty', () => {
     t.type('no\r');
     await t.waitForText('Are you sure you want to continue [YES/NO]? ');
     t.type('yes\r');
-    await t.until('OK and a new prompt', () => /Factory reset done: kept brand and type;[\s\S]*\r\nOK\r\nexpressway> $/.test(t.recent));
+    await t.until('OK and a new prompt', () => /Factory reset done: kept brand and type, FIPS 140 configuration,[\s\S]*\r\nOK\r\nexpressway> $/.test(t.recent));
 
     t.type('factory-reset -v\r');
     await t.waitForText('Keep brand and type of the device [YES/NO]? ');

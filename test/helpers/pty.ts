@@ -1,4 +1,4 @@
-import pty from 'node-pty';
+import pty from '@lydell/node-pty';
 import { cleanEnv, EXSH_BIN, REPO_ROOT } from './exsh.js';
 
 /** A real pseudo-terminal running the built exsh, for §2.7 and the interactive reset. */

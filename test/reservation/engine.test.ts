@@ -162,6 +162,8 @@ describe('Request and Cancel', () => {
     const code = requestCodeOf(first);
     const { pid, serial, vid, hostId } = t.udi;
     expect(code).toMatch(new RegExp(`^CB-P${pid},S${serial},V${vid.replace('.', '\\.')},H${hostId}-A[1-9A-HJ-NP-Za-km-z]{8}-[0-9A-F]{2}$`));
+    // The seed's layout: a blank line after the command, the sentence, then the code.
+    expect(first).toBe(`\nEnter the following reservation request code into the CSSM:\n${code}\n\nOK\n`);
     expect(await t.run(REQUEST)).toBe(first);
     expect(await t.run('xCommand License Smart Reservation Request')).toBe(first);
     expect((await t.reservation()).request?.code).toBe(code);
@@ -522,6 +524,7 @@ describe('Return', () => {
     const { t, code, piid } = await plrReserved();
     const out = await t.run(RETURN);
     const rc = returnCodeOf(out);
+    expect(out).toBe(`\nEnter the following return code into the CSSM:\n${rc}\n\nOK\n`);
     expect(rc).toBe(makeReturnCode('installed', t.udi, piid, signatureBytes(parseAuthorizationCode(code))));
     expect(rc).toMatch(/^C[1-9A-HJ-NP-Za-km-z]{5}(-[1-9A-HJ-NP-Za-km-z]{6}){7}-[1-9A-HJ-NP-Za-km-z]{3}$/);
     const r = await t.reservation();
@@ -627,6 +630,31 @@ describe('Cisco VCS (§5.3)', () => {
   it('refuses ReservationEnable', async () => {
     const t = await testDevice({ brand: 'VCS' });
     expect(await refused(t, 'Config', ENABLE, 'license.notAvailableOnVcs')).toBe(VCS);
+  });
+
+  it('shows Authorization "Not Applicable" and no evaluation in use', async () => {
+    const t = await testDevice({ brand: 'VCS' });
+    expect(await t.run('xStatus License Smart')).toBe(
+      [
+        '*s License: /',
+        '    Smart:',
+        '      Enabled: "False"',
+        '      Registration:',
+        '        Status: "Unregistered"',
+        '      Authorization:',
+        '        Status: "Not Applicable"',
+        '      Evaluation:',
+        '        DaysRemaining: 0',
+        '        Status: "Not In Use"',
+        '      SmartAccount: ""',
+        '      VirtualAccount: ""',
+        '      ExportControlled: "Not Allowed"',
+        '*s/end',
+        '',
+        'OK',
+        '',
+      ].join('\n'),
+    );
   });
 });
 

@@ -57,15 +57,15 @@ export function errorReply(command: string, reason: string, code: string): strin
   return `*r ${command}Result (status=Error):\n    Reason: ${JSON.stringify(reason)}\n    Code: "${code}"\n*r/end\n\nERROR\n`;
 }
 
-/** The request code a device printed (the second line of Request's reply). */
+/** The request code a device printed: a blank line, the seed's sentence, then the code (the seed's layout). */
 export function requestCodeOf(reply: string): string {
-  const m = /^Enter the following reservation request code into the CSSM:\n(CB-\S+)\n\nOK\n$/.exec(reply);
+  const m = /^\nEnter the following reservation request code into the CSSM:\n(CB-\S+)\n\nOK\n$/.exec(reply);
   if (!m) throw new Error(`not a Request reply: ${reply}`);
   return m[1]!;
 }
 
 export function returnCodeOf(reply: string): string {
-  const m = /^Enter the following return code into the CSSM:\n(C\S+)\n\nOK\n$/.exec(reply);
+  const m = /^\nEnter the following return code into the CSSM:\n(C\S+)\n\nOK\n$/.exec(reply);
   if (!m) throw new Error(`not a return reply: ${reply}`);
   return m[1]!;
 }

@@ -38,7 +38,7 @@ async function configured(home: string): Promise<void> {
 }
 
 describe('exsh factory-reset with flags', () => {
-  it('-t --keep smart-licensing --yes asks nothing and prints the transcript (brand not kept → Cisco VCS)', async () => {
+  it('-t --keep smart-licensing --yes asks nothing, prints the question it would ask, and keeps everything not asked about', async () => {
     const home = tempHome();
     await configured(home);
     const r = await exsh(home, 'factory-reset', '-t', '--keep', 'smart-licensing', '--yes');
@@ -50,29 +50,48 @@ describe('exsh factory-reset with flags', () => {
         'Keep smart licensing settings [YES/NO]? yes',
         '',
         'Are you sure you want to continue [YES/NO]? yes',
-        'Factory reset done: everything was returned to factory default settings.',
-        'The system restarted as Cisco TelePresence VCS.',
-        'Smart licensing settings were not kept: brand and type were not kept, so the system is no longer an Expressway.',
+        'Factory reset done: kept brand and type, smart licensing settings, FIPS 140 configuration, IP configuration, dedicated management interface configuration, ssh keys, server certificate, associated key and CA trust store, root and admin passwords, log files; everything else was returned to factory default settings.',
+        'The system restarted as Cisco Expressway-C.',
         '',
       ].join('\n'),
     });
     const s = await stateOf(home);
-    expect(s).toMatchObject({ SystemUnit: { Product: { Value: 'Cisco TelePresence VCS' } }, FactoryReset: { Count: { Value: '1' } } });
+    // Brand and type were not asked about, so they were kept: still an Expressway, smart licensing kept, the domain too.
+    expect(s).toMatchObject({
+      SystemUnit: { Product: { Value: 'Cisco Expressway-C' } },
+      FactoryReset: { Count: { Value: '1' }, BrandAndType: { Value: 'Kept' }, SmartLicensing: { Value: 'Kept' }, IP: { Value: 'Kept' } },
+    });
+    expect((await exsh(home, '-c', 'xconfiguration License Smart Transport Mode')).stdout).toBe(
+      '*c xConfiguration License Smart Transport Mode: Proxy\n\nOK\n',
+    );
+  });
+
+  it('-t --discard smart-licensing --yes: still an Expressway, transport back to Direct', async () => {
+    const home = tempHome();
+    await configured(home);
+    const r = await exsh(home, 'factory-reset', '-t', '--discard', 'smart-licensing', '--yes');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('Keep smart licensing settings [YES/NO]? no\n');
+    expect(r.stdout).not.toContain('Keep brand and type');
+    const c = await exsh(home, '-c', 'xconfiguration License Smart Transport Mode', '-c', 'xstatus SystemUnit Product');
+    expect(c.stdout).toBe('*c xConfiguration License Smart Transport Mode: Direct\n\nOK\n*s SystemUnit: /\n    Product: "Cisco Expressway-C"\n*s/end\n\nOK\n');
   });
 
   it('-v -t keeping both: an Expressway offline with alarms 30042 and 30044 until the DNS domain is set', async () => {
     const home = tempHome();
     await configured(home);
-    const r = await exsh(home, 'factory-reset', '-v', '-t', '--keep', 'brand-type,smart-licensing', '-y');
+    // The IP configuration (with its domain) would be kept unasked: discarding it leaves the domain unset.
+    const r = await exsh(home, 'factory-reset', '-v', '-t', '--keep', 'brand-type,smart-licensing', '--discard', 'ip', '-y');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe(
       [
         ...BANNER,
         'Keep brand and type of the device [YES/NO]? yes',
         'Keep smart licensing settings [YES/NO]? yes',
+        'Keep IP configuration [YES/NO]? no',
         '',
         'Are you sure you want to continue [YES/NO]? yes',
-        'Factory reset done: kept brand and type, smart licensing settings; everything else was returned to factory default settings.',
+        'Factory reset done: kept brand and type, smart licensing settings, FIPS 140 configuration, dedicated management interface configuration, ssh keys, server certificate, associated key and CA trust store, root and admin passwords, log files; everything else was returned to factory default settings.',
         'The system restarted as Cisco Expressway-C.',
         'Smart Licensing is offline until the DNS domain is configured (alarms 30042 and 30044: Smart Licensing registration is not working; Smart Licensing authorization is not working).',
         '',
@@ -150,16 +169,33 @@ describe('exsh factory-reset with flags', () => {
     expect(c.stdout).toBe('*c xConfiguration IP DNS Domain Name: ""\n\nOK\n*s SystemUnit: /\n    Product: "Cisco TelePresence VCS"\n*s/end\n\nOK\n');
   });
 
-  it('a Cisco VCS: no smart licensing question; -t is refused', async () => {
+  it('a Cisco VCS: the reset of earlier releases (no brand/type nor smart licensing question); -v and -t are refused', async () => {
     const home = tempHome();
     expect((await runExsh(['--home', home, 'devices', 'create', 'vcs', '--brand', 'VCS'])).exitCode).toBe(0);
     const r = await exsh(home, '--device', 'vcs', 'factory-reset', '--keep', 'all', '--yes');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).not.toContain('smart licensing');
-    expect(r.stdout.match(/\[YES\/NO\]\?/g)).toHaveLength(9);
+    expect(r.stdout).not.toContain('brand and type');
+    expect(r.stdout.match(/\[YES\/NO\]\?/g)).toHaveLength(8);
+    expect(r.stdout).toContain('The system restarted as Cisco TelePresence VCS.\n');
     const t = await exsh(home, '--device', 'vcs', 'factory-reset', '-t', '--yes');
     expect(t.exitCode).toBe(2);
     expect(t.stderr).toContain('[reset.noSmartLicensingOnVcs]');
+    const v = await exsh(home, '--device', 'vcs', 'factory-reset', '-v', '--yes');
+    expect(v.exitCode).toBe(2);
+    expect(v.stderr).toContain('[reset.noBrandTypeOnVcs]');
+  });
+
+  it('a Cisco VCS: -o keeps its option keys; without -o they are lost', async () => {
+    const home = tempHome();
+    expect((await runExsh(['--home', home, 'devices', 'create', 'vcs', '--brand', 'VCS'])).exitCode).toBe(0);
+    expect((await exsh(home, '--device', 'vcs', '-c', 'xcommand OptionKey Add Key: 116341T00-1-AB12CD34')).exitCode).toBe(0);
+    const o = await exsh(home, '--device', 'vcs', 'factory-reset', '-o', '--discard', 'all', '--yes');
+    expect(o.exitCode).toBe(0);
+    expect(o.stdout).toContain('Factory reset done: kept option keys; everything else was returned to factory default settings.\n');
+    expect((await exsh(home, '--device', 'vcs', '-c', 'xstatus OptionKey 1 Key')).stdout).toContain('Key: "116341T00-1-AB12CD34"');
+    expect((await exsh(home, '--device', 'vcs', 'factory-reset', '--discard', 'all', '--yes')).exitCode).toBe(0);
+    expect((await exsh(home, '--device', 'vcs', '-c', 'xstatus OptionKey')).stdout).toBe('\nOK\n');
   });
 });
 
@@ -168,7 +204,7 @@ describe('exsh factory-reset refusals (exit 2, nothing changed)', () => {
     [
       '-o, removed in X14.2',
       ['-o'],
-      'exsh: The -o flag (keep option keys) was removed from factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept. [reset.optionKeysFlagRemoved]\n',
+      'exsh: The -o flag (keep option keys) was removed from the Expressway factory-reset in X14.2: option keys, Microsoft Interoperability included, are never kept. [reset.optionKeysFlagRemoved]\n',
     ],
     ['-o with every answer given', ['-o', '--keep', 'all', '--yes'], '[reset.optionKeysFlagRemoved]'],
     ['no flags, stdin not a terminal', [], 'missing answers: brand-type ("Keep brand and type of the device"), smart-licensing'],
@@ -228,8 +264,9 @@ describe('factory-reset typed in the device shell', () => {
         'Keep brand and type of the device [YES/NO]? yes',
         '',
         'Are you sure you want to continue [YES/NO]? yes',
-        'Factory reset done: kept brand and type; everything else was returned to factory default settings.',
+        'Factory reset done: kept brand and type, smart licensing settings, FIPS 140 configuration, IP configuration, dedicated management interface configuration, ssh keys, server certificate, associated key and CA trust store, root and admin passwords, log files; everything else was returned to factory default settings.',
         'The system restarted as Cisco Expressway-C.',
+        'Smart Licensing is offline until the DNS domain is configured (alarms 30042 and 30044: Smart Licensing registration is not working; Smart Licensing authorization is not working).',
         '',
         'OK',
         '*s SystemUnit: /',

@@ -31,8 +31,16 @@ describe('factory-reset in an interactive session', () => {
       ['Please answer YES or NO.\n', 'Keep brand and type of the device [YES/NO]? '],
       ['\n', 'Are you sure you want to continue [YES/NO]? '],
     ]);
+    // Only -v's question is asked; every other category was not asked about, so it is kept.
     expect(out).toBe(
-      'Factory reset done: kept brand and type; everything else was returned to factory default settings.\nThe system restarted as Cisco Expressway-C.\n\nOK\n',
+      [
+        'Factory reset done: kept brand and type, smart licensing settings, FIPS 140 configuration, IP configuration, dedicated management interface configuration, ssh keys, server certificate, associated key and CA trust store, root and admin passwords, log files; everything else was returned to factory default settings.',
+        'The system restarted as Cisco Expressway-C.',
+        'Smart Licensing is offline until the DNS domain is configured (alarms 30042 and 30044: Smart Licensing registration is not working; Smart Licensing authorization is not working).',
+        '',
+        'OK',
+        '',
+      ].join('\n'),
     );
     expect((await d.state()).lastReset).toMatchObject({ count: 1 });
   });

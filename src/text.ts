@@ -1,0 +1,22 @@
+/**
+ * Text from outside (a request code's UDI, a virtual account name, an argument echoed in
+ * an error) must not reach the operator's terminal raw: an escape sequence in a serial
+ * number could clear the screen or retitle the window. C0, DEL and C1 control characters
+ * become `\xHH`, as the device's terminal renderer shows them inside quoted values
+ * (`quote` in src/xapi/render.ts); backslashes are left alone here, so a Windows path
+ * reads as typed.
+ */
+
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** JSON.stringify escapes C0 characters but not DEL or C1 (U+0080–U+009F, CSI among them). */
+const JSON_UNESCAPED = /[\x7f-\x9f]/g;
+
+/** One JSON document, indented, with every control character escaped. */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(JSON_UNESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
