@@ -20,3 +20,24 @@ const JSON_UNESCAPED = /[\x7f-\x9f]/g;
 export function printableJson(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(JSON_UNESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max` (a linear scan that skips
+ * strings): checked before parsing, since walking a hostile document (a backup, a stored
+ * row) recursively would exhaust the stack long before its size is a problem.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

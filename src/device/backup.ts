@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from '../text.js';
 import { createHash } from 'node:crypto';
 import { formatUdi } from '../codes/udi.js';
 import { ExshError } from '../errors.js';
@@ -6,7 +7,7 @@ import type { DeviceContext } from './context.js';
 import type { DeviceModel, RestoreContext } from './model.js';
 import { reservationProblem } from './reservation-engine.js';
 import { readReservation } from './reservation-state.js';
-import { deepFreeze, isObject, SCHEMA_VERSION, type DeviceState } from './state.js';
+import { deepFreeze, isObject, SCHEMA_VERSION, type DeviceState, MAX_JSON_DEPTH } from './state.js';
 import { productName } from './systemunit.js';
 import { trustStoreProblem } from './trust.js';
 import { trustStore } from './trust-state.js';
@@ -79,6 +80,7 @@ function corrupt(file: string, detail: string): ExshError {
 
 /** Parses and verifies a backup; throws backup.corrupt / backup.newerVersion / backup.tampered. */
 export function parseBackup(text: string, file: string, model: DeviceModel): BackupDocument {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw corrupt(file, `it nests deeper than ${MAX_JSON_DEPTH} levels, as no device does`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

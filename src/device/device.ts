@@ -1,10 +1,11 @@
 import { CLOCK_END } from '../clock.js';
+import { nestsDeeperThan } from '../text.js';
 import { usageError } from '../errors.js';
 import { seededRng, systemRng, type Rng } from '../random.js';
 import { DocumentProblem, DocumentStore, type OpenTransaction, type StoreOptions, type WriteTx } from '../store/documents.js';
 import { WorkingState, workingContext, type DeviceContext } from './context.js';
 import type { DeviceModel } from './model.js';
-import { deepFreeze, isObject, SCHEMA_VERSION, type Brand, type DeviceState, type ProductType } from './state.js';
+import { deepFreeze, isObject, SCHEMA_VERSION, type Brand, type DeviceState, type ProductType, MAX_JSON_DEPTH } from './state.js';
 
 export interface DeviceOptions extends StoreOptions {
   home: string;
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string
 export function deviceCodec(model: DeviceModel) {
   return {
     decode(text: string): DeviceState {
+      if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new DocumentProblem(`it nests deeper than ${MAX_JSON_DEPTH} levels, as no device does`);
       let raw: unknown;
       try {
         raw = JSON.parse(text);

@@ -6,6 +6,8 @@ import type { Scalar } from '../xapi/types.js';
  * declares (defaults, validation, what a reset keeps) in the device model.
  */
 export const SCHEMA_VERSION = 1;
+/** A device document nests about six levels (a backup two more); deeper is hostile, not a device. */
+export const MAX_JSON_DEPTH = 32;
 export const SOFTWARE_VERSION = 'X14.2.7';
 
 export type Brand = 'Expressway' | 'VCS';

@@ -415,3 +415,27 @@ describe('restore onto a device whose stored document is corrupt', () => {
     check.close();
   });
 });
+
+describe('hostile backups', () => {
+  it('nesting without end is corrupt with a stable code, not an internal error; so is a stored row', async () => {
+    const home = e2eHome();
+    const file = join(home, 'deep.json');
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    writeFileSync(file, `{"format":"exsh-backup","version":1,"payload":{"x":${deep}},"sha256":"00"}`);
+    const r = await runExsh(['--home', home, '--now', NOW, 'backup', 'restore', file]);
+    expect(r).toMatchObject({
+      exitCode: 1,
+      stderr: `exsh: The backup ${file} is corrupt (it nests deeper than 32 levels, as no device does); nothing was restored. [backup.corrupt]\n`,
+    });
+    expect((await runExsh(['--home', home, '--now', NOW, '-c', 'xStatus SystemUnit Name'])).exitCode).toBe(0);
+    const db = new Database(join(home, 'exsh.sqlite'));
+    db.prepare("UPDATE device SET document = ? WHERE name = 'expressway'").run(`{"schemaVersion":1,"x":${deep}}`);
+    db.close();
+    const read = await runExsh(['--home', home, '-c', 'xStatus SystemUnit Name']);
+    expect({ exitCode: read.exitCode, code: /\[([\w.]+)\]\n$/.exec(read.stderr)?.[1], deep: read.stderr.includes('nests deeper than 32 levels') }).toEqual({
+      exitCode: 3,
+      code: 'store.corrupt',
+      deep: true,
+    });
+  });
+});

@@ -128,6 +128,15 @@ describe('the command line', () => {
     expect(tsh.stderr).toContain("created device 'lab2'");
   });
 
+  it('run of a directory is a usage error with a stable code', async () => {
+    const dir = tempHome();
+    expect(await runExsh(['--home', tempHome(), 'run', dir])).toEqual({
+      exitCode: 2,
+      stdout: '',
+      stderr: `exsh: Cannot read script ${dir}: it is not a file. [cli.badScript]\n`,
+    });
+  });
+
   it('a closed output ends exsh quietly: no stack trace, exit 0', async () => {
     const home = tempHome();
     const lines = 'xStatus SystemUnit\n'.repeat(20_000);
