@@ -118,7 +118,7 @@ export function buildProgram(io: Io, run: <K extends CommandName>(name: K, args:
         "pin the base of the simulated clock to this time instead of real time; the device's own clock offset (moved by xCommand Simulator Clock Advance/Set) is still added (env: EXSH_NOW)",
       ),
     )
-    .addOption(new Option('--seed <n>', 'deterministic identities and nonces (env: EXSH_SEED)'))
+    .addOption(new Option('--seed <n>', 'deterministic identities, nonces and keys (env: EXSH_SEED)'))
     .option('--no-color', 'plain output (also NO_COLOR)')
     .option('-c, --command <line>', 'run this line (repeatable), then exit', collect, [])
     .option('--fail-fast', 'stop at the first line that ends in ERROR')

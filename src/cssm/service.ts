@@ -120,7 +120,7 @@ export function init(opts: InitOptions): InitResult {
     }
     return { virtualAccountCreated: !created && !existing, accountName: sa.name, virtualAccount: vaName };
   });
-  const authority = opts.newKey ? createPrivateAuthority(opts.home) : loadAuthority(opts.home);
+  const authority = opts.newKey ? createPrivateAuthority(opts.home, opts.rng) : loadAuthority(opts.home);
   return {
     created,
     databasePath: dbPath(opts.home),
