@@ -10,10 +10,9 @@ import { addOptionKey, deleteOptionKey } from '../../src/device/optionkeys.js';
 import { readReservation } from '../../src/device/reservation-state.js';
 import { applyFactoryReset } from '../../src/device/reset.js';
 import { addTrustedKey, readAuthorityKey, removeTrustedKey } from '../../src/device/trust.js';
-import { isExshError } from '../../src/errors.js';
 import { cleanHomes as cleanE2eHomes, NOW, runExsh, tempHome as e2eHome } from '../helpers/exsh.js';
 import { piidOf, plrCode, requestCodeOf, slrCode } from '../reservation/helpers.js';
-import { cleanHomes, testDevice, type TestDevice } from '../device/helpers.js';
+import { cleanHomes, codeOf, testDevice, type TestDevice } from '../device/helpers.js';
 
 afterEach(() => {
   cleanHomes();
@@ -26,15 +25,6 @@ function backupOf(d: TestDevice): Promise<BackupDocument> {
   return d.device.view((ctx) => createBackup(ctx.state, d.device.name, ctx.now()));
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isExshError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 async function reserve(d: TestDevice): Promise<void> {
   await d.run('xconfiguration License Smart ReservationEnable: On');

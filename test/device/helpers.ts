@@ -110,3 +110,14 @@ export function sink(): Writable & { text: () => string } {
 export function errorReply(command: string, reason: string, code: string): string {
   return `*r ${command}Result (status=Error):\n    Reason: ${JSON.stringify(reason)}\n    Code: "${code}"\n*r/end\n\nERROR\n`;
 }
+
+/** The stable code of the ExshError `fn` throws, or 'no error' (any other throw propagates). */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isExshError(e)) return e.code;
+    throw e;
+  }
+  return 'no error';
+}

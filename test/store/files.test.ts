@@ -1,23 +1,13 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isExshError } from '../../src/errors.js';
 import { appendPrivateFile, ensurePrivateDir, prepareHome, writePrivateFile } from '../../src/files.js';
-import { cleanHomes, tempHome } from '../device/helpers.js';
+import { cleanHomes, codeOf, tempHome } from '../device/helpers.js';
 
 /** Files exsh creates: private, atomic, and never through a symlink someone planted. */
 
 afterEach(cleanHomes);
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isExshError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 describe('writePrivateFile', () => {
   it('writes 0600 whatever was there, leaves no temp file, and replaces a symlink rather than its target', () => {
