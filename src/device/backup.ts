@@ -1,4 +1,4 @@
-import { nestsDeeperThan } from '../text.js';
+import { canonicalJson, nestsDeeperThan } from '../text.js';
 import { createHash } from 'node:crypto';
 import { formatUdi } from '../codes/udi.js';
 import { ExshError } from '../errors.js';
@@ -49,17 +49,7 @@ export interface BackupDocument {
   sha256: string;
 }
 
-/** JSON with object keys sorted at every level and no whitespace: one text per value. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson } from '../text.js';
 
 export function digestOf(payload: BackupPayload): string {
   return createHash('sha256').update(canonicalJson(payload)).digest('hex');

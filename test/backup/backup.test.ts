@@ -25,7 +25,6 @@ function backupOf(d: TestDevice): Promise<BackupDocument> {
   return d.device.view((ctx) => createBackup(ctx.state, d.device.name, ctx.now()));
 }
 
-
 async function reserve(d: TestDevice): Promise<void> {
   await d.run('xconfiguration License Smart ReservationEnable: On');
   const code = requestCodeOf(await d.run('xcommand License Smart Reservation Request'));

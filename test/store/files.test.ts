@@ -8,7 +8,6 @@ import { cleanHomes, codeOf, tempHome } from '../device/helpers.js';
 
 afterEach(cleanHomes);
 
-
 describe('writePrivateFile', () => {
   it('writes 0600 whatever was there, leaves no temp file, and replaces a symlink rather than its target', () => {
     const dir = tempHome();
