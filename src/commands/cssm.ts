@@ -10,6 +10,7 @@ import type { CliContext } from './context.js';
 /** `exsh cssm …` (§7): plain functions of the CLI context; SQLite and signing load with them. */
 
 const service = () => import('../cssm/service.js');
+const tokens = () => import('../cssm/tokens.js');
 
 function env(ctx: CliContext): CssmEnv {
   return { home: ctx.home, now: () => ctx.clock(), rng: ctx.rng('cssm') };
@@ -243,6 +244,13 @@ export async function cssmRemove(ctx: CliContext, o: RemoveOptions): Promise<voi
     if (wantsJson(ctx, o)) return json(ctx, r);
     const n = r.licencesReturned;
     const returned = `${n} licence${n === 1 ? '' : 's'} returned to ${r.virtualAccount}`;
+    if (r.registered) {
+      const listed = r.licenses.length > 0 ? `: ${r.licenses.map((l) => `${l.license} ${l.count}`).join(', ')}` : '';
+      return line(
+        ctx.io.stdout,
+        `Registered product instance ${r.udi} removed; ${n} licence${n === 1 ? '' : 's'} in use returned to ${r.virtualAccount}${listed}. Its next renewal will fail and it will show as unregistered.`,
+      );
+    }
     line(
       ctx.io.stdout,
       r.forced
@@ -259,17 +267,20 @@ export async function cssmInstances(ctx: CliContext, o: { virtualAccount?: strin
     if (rows.length === 0) return line(ctx.io.stdout, 'No product instances.');
     table(
       ctx,
-      ['Serial', 'Product Type', 'Reservation', 'Status', 'Virtual Account', 'Last Contact', 'Licenses'],
+      ['Serial', 'Product Type', 'Reservation', 'Status', 'Virtual Account', 'Last Contact', 'Cert Expires', 'Licenses'],
       rows.map((r) => [
         r.serial,
         r.productType,
-        r.reservationType,
+        r.reservationType ?? '-',
         r.status,
         r.virtualAccount,
         formatTime(r.lastContact),
-        r.licenses
-          .map((l) => `${l.license}: ${l.reserved}${l.pending !== undefined && l.pending !== l.reserved ? ` (${l.pending} in transit)` : ''}`)
-          .join(', '),
+        r.registration ? formatTime(r.registration.certificateExpires) : '-',
+        r.registration
+          ? r.registration.inUse.map((l) => `${l.license}: ${l.count} in use`).join(', ')
+          : r.licenses
+              .map((l) => `${l.license}: ${l.reserved}${l.pending !== undefined && l.pending !== l.reserved ? ` (${l.pending} in transit)` : ''}`)
+              .join(', '),
       ]),
     );
   });
@@ -292,5 +303,69 @@ export async function cssmCode(ctx: CliContext, o: { instance?: string; json?: b
         `${CODE_LABEL[c.state]}, issued ${formatTime(c.issuedAt)}${c.confirmedAt !== undefined ? `, confirmed ${formatTime(c.confirmedAt)}` : ''}:\n${c.code}`,
     );
     lines(ctx.io.stdout, blocks.join('\n\n'));
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// tokens (§9.1)
+
+export interface TokensCreateOptions {
+  virtualAccount?: string;
+  description?: string;
+  expiresDays?: string;
+  maxUses?: string;
+  /** commander's `--no-export-control`: false when given. */
+  exportControl?: boolean;
+  json?: boolean;
+}
+
+/** Prints the new token alone on stdout, ready for `xCommand License Smart Register IdToken: …`. */
+export async function cssmTokensCreate(ctx: CliContext, o: TokensCreateOptions): Promise<void> {
+  return printableErrors(async () => {
+    const t = (await tokens()).createToken(env(ctx), {
+      virtualAccount: o.virtualAccount,
+      description: o.description,
+      expiresDays: o.expiresDays,
+      maxUses: o.maxUses,
+      exportControlled: o.exportControl !== false,
+    });
+    if (wantsJson(ctx, o)) return json(ctx, t);
+    lines(ctx.io.stdout, t.token);
+  });
+}
+
+export async function cssmTokensList(ctx: CliContext, o: { virtualAccount?: string; json?: boolean }): Promise<void> {
+  return printableErrors(async () => {
+    const rows = (await tokens()).listTokens(env(ctx), { virtualAccount: o.virtualAccount });
+    if (wantsJson(ctx, o)) return json(ctx, rows);
+    if (rows.length === 0) return line(ctx.io.stdout, 'No registration tokens.');
+    table(
+      ctx,
+      ['Token', 'Virtual Account', 'Description', 'Created', 'Expires', 'Uses', 'Export Controlled', 'Revoked'],
+      rows.map((t) => [
+        t.token,
+        t.virtualAccount,
+        t.description,
+        formatTime(t.createdAt),
+        formatTime(t.expiresAt),
+        `${t.uses}/${t.maxUses ?? 'unlimited'}`,
+        t.exportControlled ? 'Allowed' : 'Not Allowed',
+        t.revoked ? 'yes' : 'no',
+      ]),
+    );
+  });
+}
+
+export async function cssmTokensRevoke(ctx: CliContext, token: string, o: { json?: boolean }): Promise<void> {
+  return printableErrors(async () => {
+    const t = (await tokens()).revokeToken(env(ctx), token);
+    if (wantsJson(ctx, o)) return json(ctx, t);
+    const at = formatTime(t.revokedAt ?? t.createdAt);
+    line(
+      ctx.io.stdout,
+      t.alreadyRevoked
+        ? `The token was already revoked on ${at}.`
+        : `Token revoked on ${at}: no product instance can register with it any more; those registered with it stay registered.`,
+    );
   });
 }

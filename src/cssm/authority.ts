@@ -20,13 +20,17 @@ export function authorityKeyPath(home: string): string {
 }
 
 const cache = new Map<string, { pem: string; authority: Authority }>();
+let demoAuthority: Authority | undefined;
 
 /** The key that signs this home's codes: a private one once `init --new-key` made it, else the demo one. */
 export function loadAuthority(home: string): Authority {
   const path = authorityKeyPath(home);
   if (!existsSync(path)) {
-    const demo = loadDemoAuthority();
-    return { source: 'demo', ...demo, fingerprint: keyFingerprint(demo.publicKey) };
+    if (!demoAuthority) {
+      const demo = loadDemoAuthority();
+      demoAuthority = { source: 'demo', ...demo, fingerprint: keyFingerprint(demo.publicKey) };
+    }
+    return demoAuthority;
   }
   let pem: string;
   try {

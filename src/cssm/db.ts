@@ -14,7 +14,7 @@ export const BUSY_TIMEOUT_MS = 15_000;
  * Schema migrations; `PRAGMA user_version` holds how many have run. Append only:
  * a released migration is never edited.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE smart_account (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -80,6 +80,108 @@ const MIGRATIONS: readonly string[] = [
     instance_id INTEGER PRIMARY KEY REFERENCES product_instance(id) ON DELETE CASCADE,
     code_id INTEGER NOT NULL REFERENCES authorization_code(id),
     requested_at INTEGER NOT NULL
+  );
+  `,
+  // 2: connected mode (§9). A registered product instance holds no reservation, so
+  // product_instance is rebuilt with reservation_type nullable (SQLite cannot change a
+  // CHECK in place). foreign_keys is on and cannot be switched off inside the migration's
+  // transaction, and dropping a parent would cascade to its children: so every table that
+  // references product_instance is copied aside, dropped children first, recreated as it
+  // was and refilled, ids kept.
+  `
+  CREATE TEMP TABLE m2_instance AS SELECT * FROM product_instance;
+  CREATE TEMP TABLE m2_reservation AS SELECT * FROM reservation;
+  CREATE TEMP TABLE m2_code AS SELECT * FROM authorization_code;
+  CREATE TEMP TABLE m2_pending AS SELECT * FROM pending_update;
+  DROP TABLE pending_update;
+  DROP TABLE authorization_code;
+  DROP TABLE reservation;
+  DROP TABLE product_instance;
+  CREATE TABLE product_instance (
+    id INTEGER PRIMARY KEY,
+    virtual_account_id INTEGER NOT NULL REFERENCES virtual_account(id),
+    udi_pid TEXT NOT NULL,
+    udi_serial TEXT NOT NULL UNIQUE,
+    udi_vid TEXT NOT NULL,
+    host_id TEXT NOT NULL,
+    piid TEXT NOT NULL UNIQUE,
+    product_type TEXT NOT NULL DEFAULT 'EXPY',
+    -- NULL: a registered (connected-mode) instance, whose row in registration says more.
+    reservation_type TEXT CHECK (reservation_type IS NULL OR reservation_type IN ('PLR', 'SLR')),
+    export_control INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_contact INTEGER NOT NULL
+  );
+  CREATE TABLE reservation (
+    instance_id INTEGER NOT NULL REFERENCES product_instance(id) ON DELETE CASCADE,
+    line_id INTEGER NOT NULL REFERENCES licence_line(id),
+    confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed >= 0),
+    pending INTEGER CHECK (pending >= 0),
+    PRIMARY KEY (instance_id, line_id)
+  );
+  CREATE INDEX reservation_line ON reservation(line_id);
+  CREATE TABLE authorization_code (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER NOT NULL REFERENCES product_instance(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('PLR', 'SLR')),
+    code TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    timestamp INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('current', 'pending', 'superseded')),
+    confirmed_at INTEGER,
+    issued_at INTEGER NOT NULL
+  );
+  CREATE INDEX authorization_code_instance ON authorization_code(instance_id);
+  CREATE TABLE pending_update (
+    instance_id INTEGER PRIMARY KEY REFERENCES product_instance(id) ON DELETE CASCADE,
+    code_id INTEGER NOT NULL REFERENCES authorization_code(id),
+    requested_at INTEGER NOT NULL
+  );
+  INSERT INTO product_instance SELECT * FROM m2_instance;
+  INSERT INTO reservation SELECT * FROM m2_reservation;
+  INSERT INTO authorization_code SELECT * FROM m2_code;
+  INSERT INTO pending_update SELECT * FROM m2_pending;
+  DROP TABLE m2_instance;
+  DROP TABLE m2_reservation;
+  DROP TABLE m2_code;
+  DROP TABLE m2_pending;
+
+  -- A product instance registration token (§9.1). max_uses NULL: unlimited. Times in ms.
+  CREATE TABLE registration_token (
+    id INTEGER PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
+    virtual_account_id INTEGER NOT NULL REFERENCES virtual_account(id),
+    description TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    max_uses INTEGER CHECK (max_uses IS NULL OR max_uses >= 1),
+    uses INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)),
+    export_controlled INTEGER NOT NULL CHECK (export_controlled IN (0, 1)),
+    revoked_at INTEGER
+  );
+  CREATE INDEX registration_token_va ON registration_token(virtual_account_id);
+  -- What a registered instance holds instead of a reservation: its ID certificate and how it registered.
+  CREATE TABLE registration (
+    instance_id INTEGER PRIMARY KEY REFERENCES product_instance(id) ON DELETE CASCADE,
+    token_id INTEGER REFERENCES registration_token(id),
+    via TEXT NOT NULL CHECK (via IN ('cloud', 'onprem')),
+    registered_at INTEGER NOT NULL,
+    cert_serial TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    cert_not_after INTEGER NOT NULL,
+    software TEXT NOT NULL DEFAULT '',
+    hostname TEXT,
+    address TEXT,
+    -- Successful renewals since the registration, for cssm instances.
+    id_renewals INTEGER NOT NULL DEFAULT 0,
+    auth_renewals INTEGER NOT NULL DEFAULT 0
+  );
+  -- Units of a licence a registered instance reports in use (renewAuth); not tied to lines.
+  CREATE TABLE licence_usage (
+    instance_id INTEGER NOT NULL REFERENCES product_instance(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    count INTEGER NOT NULL CHECK (count > 0),
+    PRIMARY KEY (instance_id, tag)
   );
   `,
 ];

@@ -16,6 +16,7 @@ import {
   type Entitlement,
   type Udi,
 } from '../codes/index.js';
+import type { Statement } from 'better-sqlite3';
 import { ExshError, isExshError, StoreError, usageError } from '../errors.js';
 import type { Rng } from '../random.js';
 import { createPrivateAuthority, loadAuthority, authorityKeyPath } from './authority.js';
@@ -152,7 +153,7 @@ export interface LicenceRow {
   tag: string;
   type: 'PERPETUAL' | 'TERM';
   purchased: number;
-  /** Consumption reported by registered (connected-mode) products; none before §9. */
+  /** What registered (connected-mode) product instances of the virtual account report in use. */
   inUse: number;
   reserved: number;
   balance: number;
@@ -172,17 +173,31 @@ export function licenses(opts: CssmEnv & { virtualAccount?: string }): LicenceRo
           GROUP BY l.tag`,
       )
       .all(va.id, expiryCutoff(opts)) as Array<{ tag: string; purchased: number; reserved: number }>;
+    const used = new Map(
+      (
+        db
+          .prepare(
+            `SELECT u.tag AS tag, SUM(u.count) AS n FROM licence_usage u
+               JOIN product_instance p ON p.id = u.instance_id WHERE p.virtual_account_id = ? GROUP BY u.tag`,
+          )
+          .all(va.id) as Array<{ tag: string; n: number }>
+      ).map((u) => [u.tag, u.n]),
+    );
+    // A licence in use with nothing purchased (out of compliance) still shows, with a negative balance.
+    const tags = new Set(rows.map((r) => r.tag));
+    for (const tag of used.keys()) if (!tags.has(tag)) rows.push({ tag, purchased: 0, reserved: 0 });
     return rows
       .map((r): LicenceRow => {
         const entry = catalogueEntry(r.tag);
+        const inUse = used.get(r.tag) ?? 0;
         return {
           license: entry?.displayName ?? r.tag,
           tag: r.tag,
           type: entry?.licenseType ?? 'PERPETUAL',
           purchased: r.purchased,
-          inUse: 0,
+          inUse,
           reserved: r.reserved,
-          balance: r.purchased - r.reserved,
+          balance: r.purchased - inUse - r.reserved,
         };
       })
       .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
@@ -228,7 +243,13 @@ export function reserve(opts: ReserveOptions): IssuedCode {
         `SELECT p.reservation_type AS type, v.name AS va FROM product_instance p
            JOIN virtual_account v ON v.id = p.virtual_account_id WHERE p.udi_serial = ? OR p.piid = ?`,
       )
-      .get(udi.serial, piid) as { type: string; va: string } | undefined;
+      .get(udi.serial, piid) as { type: 'PLR' | 'SLR' | null; va: string } | undefined;
+    if (held?.type === null) {
+      throw new ExshError(
+        'cssm.alreadyRegistered',
+        `The product instance with serial number ${udi.serial} is registered (connected mode) in virtual account ${held.va}; a registered product instance cannot also reserve licences: deregister it on the device (xCommand License Smart Deregister) or remove it with exsh cssm remove --instance ${udi.serial} first.`,
+      );
+    }
     if (held) {
       // Also what a crash between COMMIT and printing the code looks like: point to the code.
       throw new ExshError(
@@ -422,12 +443,17 @@ export interface RemoveSummary {
   udi: string;
   virtualAccount: string;
   licencesReturned: number;
-  /** What the instance held (confirmed or pending, the larger), now back in the pool. */
+  /**
+   * What the instance held, now back in the pool: a reserved instance's units (confirmed
+   * or pending, the larger), a registered one's reported use.
+   */
   licenses: LicenceCount[];
   /** Which return the device made: of its installed code, or of one never installed; absent when forced. */
   returnKind?: 'installed' | 'unused';
   /** Removed without a return code (`--force`, the portal's "remove product instance"). */
   forced: boolean;
+  /** It was registered (connected mode): no return code is needed, and its next renewal fails. */
+  registered: boolean;
 }
 
 export interface RemoveOptions extends CssmEnv {
@@ -437,11 +463,16 @@ export interface RemoveOptions extends CssmEnv {
   force?: boolean;
 }
 
+const NEEDS_RETURN_CODE =
+  'cssm remove needs --return-code <code> (the return code from the device), or --instance <serial> --force to remove the instance without one.';
+
 /**
  * Checks the return code against every code issued to the instance (or to every
  * instance, without `instance`), releases all it held and deletes it. With `force`, the
  * instance is removed without a return code, as the portal's "remove product instance"
- * does: the device may still hold its code, so this is for a device that is gone.
+ * does: the device may still hold its code, so this is for a device that is gone. A
+ * registered (connected-mode) instance holds no code: `instance` alone removes it, and
+ * the device learns it at its next renewal (instance.unknown).
  */
 export function remove(opts: RemoveOptions): RemoveSummary {
   if (opts.force) {
@@ -457,10 +488,14 @@ export function remove(opts: RemoveOptions): RemoveSummary {
   }
   const returnCode = opts.returnCode;
   if (returnCode === undefined) {
-    throw usageError(
-      'cssm.missingOption',
-      'cssm remove needs --return-code <code> (the return code from the device), or --instance <serial> --force to remove the instance without one.',
-    );
+    if (opts.instance === undefined) throw usageError('cssm.missingOption', NEEDS_RETURN_CODE);
+    const serial = instanceSerial(opts.instance);
+    const db = database(opts);
+    return writeTransaction(db, () => {
+      const pi = db.prepare(`${INSTANCE_SELECT} WHERE p.udi_serial = ?`).get(serial) as InstanceRecord | undefined;
+      if (pi === undefined || pi.reservation_type !== null) throw usageError('cssm.missingOption', NEEDS_RETURN_CODE);
+      return { ...release(db, pi), forced: false };
+    });
   }
   const serial = opts.instance !== undefined ? instanceSerial(opts.instance) : undefined;
   try {
@@ -481,29 +516,75 @@ export function remove(opts: RemoveOptions): RemoveSummary {
         return { ...release(db, pi), returnKind: kind, forced: false };
       }
     }
+    const only = serial !== undefined ? candidates[0] : undefined;
     throw new ExshError(
       'cssm.returnCodeMismatch',
-      serial !== undefined
-        ? `The return code does not match any authorization code issued to product instance ${candidates[0]?.udi_serial ?? serial}.`
-        : 'The return code does not match any authorization code issued to a product instance in this smart account.',
+      only?.reservation_type === null
+        ? `Product instance ${only.udi_serial} is registered (connected mode) and was issued no authorization code; remove it without a return code: exsh cssm remove --instance ${only.udi_serial}.`
+        : serial !== undefined
+          ? `The return code does not match any authorization code issued to product instance ${only?.udi_serial ?? serial}.`
+          : 'The return code does not match any authorization code issued to a product instance in this smart account.',
     );
   });
 }
 
-/** Releases every licence the instance held and deletes it with its codes. */
+/** Releases every licence the instance held (or, registered, used) and deletes it with its codes. */
 function release(db: Db, pi: InstanceRecord): Omit<RemoveSummary, 'returnKind' | 'forced'> {
-  const licences = heldLicences(db, pi.id);
-  db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(pi.id);
-  db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(pi.id);
-  db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(pi.id);
-  db.prepare('DELETE FROM product_instance WHERE id = ?').run(pi.id);
+  const registered = pi.reservation_type === null;
+  const licences = registered ? usageOf(db, pi.id) : heldLicences(db, pi.id);
+  deleteInstance(db, pi.id);
   return {
     instance: pi.udi_serial,
     udi: udiLabel(instanceUdi(pi)),
     virtualAccount: pi.va,
     licencesReturned: licences.reduce((sum, l) => sum + l.count, 0),
     licenses: licences,
+    registered,
   };
+}
+
+/** Deletes a product instance and everything that hangs off it (inside the caller's transaction). */
+export function deleteInstance(db: Db, instanceId: number): void {
+  db.prepare('DELETE FROM pending_update WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM reservation WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM authorization_code WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM licence_usage WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM registration WHERE instance_id = ?').run(instanceId);
+  db.prepare('DELETE FROM product_instance WHERE id = ?').run(instanceId);
+}
+
+/** What a registered instance reports in use, per licence, in catalogue order. */
+export function usageOf(db: Db, instanceId: number): LicenceCount[] {
+  const rows = db.prepare('SELECT tag, count FROM licence_usage WHERE instance_id = ?').all(instanceId) as Array<{ tag: string; count: number }>;
+  return rows
+    .map((r) => ({ license: catalogueEntry(r.tag)?.displayName ?? r.tag, tag: r.tag, count: r.count }))
+    .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
+}
+
+/**
+ * Units of one licence a registered instance may use in a virtual account: purchased
+ * (lines not expired at `at`, ms) − reserved on them − in use by the account's other
+ * registered instances. Negative when the pool is already oversubscribed.
+ */
+export function availableFor(db: Db, virtualAccountId: number, tag: string, at: number, exceptInstanceId: number): number {
+  const pool = statement(
+    db,
+    `SELECT COALESCE(SUM(l.quantity), 0) AS purchased,
+              COALESCE(SUM((SELECT SUM(MAX(r.confirmed, COALESCE(r.pending, 0))) FROM reservation r WHERE r.line_id = l.id)), 0) AS reserved
+         FROM licence_line l
+        WHERE l.virtual_account_id = ? AND l.tag = ? AND (l.end_date IS NULL OR l.end_date > ?)`,
+  ).get(virtualAccountId, tag, at - DAY_MS) as { purchased: number; reserved: number };
+  return pool.purchased - pool.reserved - inUseIn(db, virtualAccountId, tag, exceptInstanceId);
+}
+
+/** Units of a licence the registered instances of a virtual account report in use (but one). */
+function inUseIn(db: Db, virtualAccountId: number, tag: string, exceptInstanceId = -1): number {
+  const row = statement(
+    db,
+    `SELECT COALESCE(SUM(u.count), 0) AS n FROM licence_usage u JOIN product_instance p ON p.id = u.instance_id
+        WHERE p.virtual_account_id = ? AND u.tag = ? AND u.instance_id != ?`,
+  ).get(virtualAccountId, tag, exceptInstanceId) as { n: number };
+  return row.n;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -537,6 +618,7 @@ export function codes(opts: CssmEnv & { instance: string }): InstanceCodes {
   const db = database(opts);
   return readTransaction(db, () => {
     const pi = findInstance(db, serial);
+    requireReserved(pi);
     const rows = db
       .prepare(
         `SELECT state, kind, code, timestamp, issued_at, confirmed_at FROM authorization_code WHERE instance_id = ?
@@ -579,6 +661,28 @@ export interface InstanceLicence {
   pending?: number;
 }
 
+/** A reserved instance's status, or `Registered` for one registered in connected mode. */
+export type InstanceRowStatus = InstanceStatus | 'Registered';
+
+/** What CSSM knows of a registered (connected-mode) instance. */
+export interface RegistrationDetails {
+  /** ISO 8601, the device's time when it (last) registered. */
+  registeredAt: string;
+  /** Where it registered: the cloud (`/licservice/license`) or On-Prem (`/SmartTransport`). */
+  via: 'cloud' | 'onprem';
+  /** The ID certificate CSSM issued last: its serial (hex) and end of validity (ISO 8601). */
+  certificateSerial: string;
+  certificateExpires: string;
+  software: string;
+  /** Absent when the device does not share them (`Privacy HostnameAndIp: DoNotShare`). */
+  hostname?: string;
+  address?: string;
+  /** What it reported in use at its last authorization. */
+  inUse: LicenceCount[];
+  /** Successful renewals since it registered: of the ID certificate, and of the authorization. */
+  renewals: { id: number; auth: number };
+}
+
 export interface InstanceRow {
   serial: string;
   pid: string;
@@ -587,13 +691,29 @@ export interface InstanceRow {
   udi: string;
   piid: string;
   productType: string;
-  reservationType: 'PLR' | 'SLR';
+  /** null: registered, no reservation. */
+  reservationType: 'PLR' | 'SLR' | null;
+  /** PLR with export control; for a registered instance, its token's export-controlled flag. */
   exportControl: boolean;
-  status: InstanceStatus;
+  status: InstanceRowStatus;
   virtualAccount: string;
-  /** ISO 8601. */
+  /** ISO 8601: the last code or confirmation, or for a registered instance the time of its last message. */
   lastContact: string;
+  /** Reserved licences (none for a registered instance). */
   licenses: InstanceLicence[];
+  registration?: RegistrationDetails;
+}
+
+interface RegistrationRecord {
+  via: 'cloud' | 'onprem';
+  registered_at: number;
+  cert_serial: string;
+  cert_not_after: number;
+  software: string;
+  hostname: string | null;
+  address: string | null;
+  id_renewals: number;
+  auth_renewals: number;
 }
 
 export function instances(opts: CssmEnv & { virtualAccount?: string }): InstanceRow[] {
@@ -605,6 +725,9 @@ export function instances(opts: CssmEnv & { virtualAccount?: string }): Instance
       `SELECT l.tag AS tag, SUM(r.confirmed) AS reserved, SUM(COALESCE(r.pending, 0)) AS pending
          FROM reservation r JOIN licence_line l ON l.id = r.line_id
         WHERE r.instance_id = ? GROUP BY l.tag`,
+    );
+    const registrationOf = db.prepare(
+      'SELECT via, registered_at, cert_serial, cert_not_after, software, hostname, address, id_renewals, auth_renewals FROM registration WHERE instance_id = ?',
     );
     return allInstances(db)
       .filter((pi) => !va || pi.virtual_account_id === va.id)
@@ -618,6 +741,7 @@ export function instances(opts: CssmEnv & { virtualAccount?: string }): Instance
             ...(inTransit ? { pending: h.pending } : {}),
           }))
           .sort((a, b) => catalogueOrder(a.tag) - catalogueOrder(b.tag));
+        const reg = pi.reservation_type === null ? (registrationOf.get(pi.id) as RegistrationRecord | undefined) : undefined;
         const udi = instanceUdi(pi);
         return {
           serial: pi.udi_serial,
@@ -629,10 +753,25 @@ export function instances(opts: CssmEnv & { virtualAccount?: string }): Instance
           productType: pi.product_type,
           reservationType: pi.reservation_type,
           exportControl: pi.export_control === 1,
-          status: inTransit ? 'In Transit' : 'Reserved Licenses',
+          status: pi.reservation_type === null ? 'Registered' : inTransit ? 'In Transit' : 'Reserved Licenses',
           virtualAccount: pi.va,
           lastContact: new Date(pi.last_contact).toISOString(),
           licenses: licences,
+          ...(reg
+            ? {
+                registration: {
+                  registeredAt: new Date(reg.registered_at).toISOString(),
+                  via: reg.via,
+                  certificateSerial: reg.cert_serial,
+                  certificateExpires: new Date(reg.cert_not_after).toISOString(),
+                  software: reg.software,
+                  ...(reg.hostname !== null ? { hostname: reg.hostname } : {}),
+                  ...(reg.address !== null ? { address: reg.address } : {}),
+                  inUse: usageOf(db, pi.id),
+                  renewals: { id: reg.id_renewals, auth: reg.auth_renewals },
+                },
+              }
+            : {}),
         };
       });
   });
@@ -641,7 +780,7 @@ export function instances(opts: CssmEnv & { virtualAccount?: string }): Instance
 // ---------------------------------------------------------------------------------------
 // helpers
 
-interface VirtualAccount {
+export interface VirtualAccount {
   id: number;
   name: string;
 }
@@ -656,7 +795,8 @@ interface InstanceRecord {
   host_id: string;
   piid: string;
   product_type: string;
-  reservation_type: 'PLR' | 'SLR';
+  /** null: registered (connected mode). */
+  reservation_type: 'PLR' | 'SLR' | null;
   export_control: number;
   last_contact: number;
 }
@@ -666,7 +806,28 @@ interface CodeRow {
   signature: Buffer;
 }
 
-function database(env: CssmEnv): Db {
+const statements = new WeakMap<Db, Map<string, Statement>>();
+
+/**
+ * A prepared statement, kept per connection: preparing costs more than running the small
+ * statements of a device message, and a CSSM server answers many.
+ */
+export function statement(db: Db, sql: string): Statement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let st = cache.get(sql);
+  if (!st) {
+    st = db.prepare<unknown[]>(sql);
+    cache.set(sql, st);
+  }
+  return st;
+}
+
+/** The home's CSSM database, opened (created and seeded on first use). */
+export function database(env: CssmEnv): Db {
   return openDatabase(env.home, {
     account: DEFAULT_ACCOUNT,
     virtualAccount: DEFAULT_VIRTUAL_ACCOUNT,
@@ -689,7 +850,7 @@ function catalogueOrder(tag: string): number {
  * other products' are accepted up to 16 letters and digits. Nothing else, so a serial
  * can be shown anywhere (tables, messages, file names) as it is.
  */
-const SERIAL = /^[A-Za-z0-9]{1,16}$/;
+export const SERIAL = /^[A-Za-z0-9]{1,16}$/;
 
 /** `--instance <serial>`, checked before anything is opened. */
 function instanceSerial(text: string): string {
@@ -752,7 +913,8 @@ function resolveRequests(requested: LicenceRequest[], { allowZero }: { allowZero
   });
 }
 
-function findVirtualAccount(db: Db, name: string | undefined): VirtualAccount {
+/** The named virtual account, or the default one; `cssm.unknownVirtualAccount` names the ones there are. */
+export function findVirtualAccount(db: Db, name: string | undefined): VirtualAccount {
   if (name === undefined) {
     return db
       .prepare(`SELECT v.id AS id, v.name AS name FROM smart_account s JOIN virtual_account v ON v.id = s.default_virtual_account_id`)
@@ -777,7 +939,18 @@ function allInstances(db: Db): InstanceRecord[] {
   return db.prepare(`${INSTANCE_SELECT} ORDER BY p.id`).all() as InstanceRecord[];
 }
 
+/** A registered (connected-mode) instance holds no reservation: no codes to update, confirm or show. */
+function requireReserved(pi: InstanceRecord): asserts pi is InstanceRecord & { reservation_type: 'PLR' | 'SLR' } {
+  if (pi.reservation_type === null) {
+    throw new ExshError(
+      'cssm.notReserved',
+      `Product instance ${pi.udi_serial} is registered (connected mode) and holds no reservation: it has no authorization codes.`,
+    );
+  }
+}
+
 function requireSlr(pi: InstanceRecord, what: string): void {
+  requireReserved(pi);
   if (pi.reservation_type !== 'SLR') {
     throw new ExshError(
       'cssm.notSlr',
@@ -846,7 +1019,8 @@ function allocate(
         ORDER BY l.end_date IS NULL DESC, l.end_date DESC, l.id`,
     )
     .all(self?.id ?? -1, va.id, entry.tag, expiryCutoff(env)) as Array<{ id: number; free: number }>;
-  const available = lines.reduce((sum, l) => sum + Math.max(0, l.free), 0);
+  // Balance = Purchased − In Use − Reserved: registered instances' use is not reservable.
+  const available = Math.max(0, lines.reduce((sum, l) => sum + Math.max(0, l.free), 0) - inUseIn(db, va.id, entry.tag));
   if (qty > available) {
     throw new ExshError(
       'cssm.insufficientBalance',

@@ -85,9 +85,9 @@ describe('exsh cssm', () => {
     const up = await run(home, 'update', '--instance', '08F8FF3C', '--license', 'Expressway Rich Media Session=6');
     const next = parseAuthorizationCode(up.stdout);
     const table = (await run(home, 'instances')).stdout.split('\n');
-    expect(table[0]).toBe('Serial    Product Type  Reservation  Status      Virtual Account  Last Contact             Licenses');
+    expect(table[0]).toBe('Serial    Product Type  Reservation  Status      Virtual Account  Last Contact             Cert Expires  Licenses');
     expect(table[1]).toBe(
-      '08F8FF3C  EXPY          SLR          In Transit  Default          2024-05-01 12:00:00 UTC  Expressway Rich Media Session: 4 (6 in transit), Expressway Room Registration: 1',
+      '08F8FF3C  EXPY          SLR          In Transit  Default          2024-05-01 12:00:00 UTC  -             Expressway Rich Media Session: 4 (6 in transit), Expressway Room Registration: 1',
     );
     const c = await run(home, 'confirm', '--instance', '08F8FF3C', '--code', confirmationCode(u, next.payload.piid, signatureBytes(next)));
     expect(c.stdout).toBe('Update of product instance 08F8FF3C confirmed; its reserved licences now match the installed code.\n');
@@ -271,6 +271,7 @@ describe('exsh cssm', () => {
         licenses: [{ license: 'Expressway Rich Media Session', tag: expect.any(String), count: 6 }],
         returnKind: 'unused',
         forced: false,
+        registered: false,
       });
     });
 
@@ -336,7 +337,7 @@ describe('exsh cssm', () => {
       db.close();
       const table = await run(home, 'instances');
       expect(table.stdout.split('\n')[1]).toBe(
-        '08F8\\x1b[2J\\x9b  EXPY          PLR          Reserved Licenses  Lab\\x1b[2J       2024-05-01 12:00:00 UTC  Expressway PLR without Export Control: 1',
+        '08F8\\x1b[2J\\x9b  EXPY          PLR          Reserved Licenses  Lab\\x1b[2J       2024-05-01 12:00:00 UTC  -             Expressway PLR without Export Control: 1',
       );
       const json = await run(home, 'instances', '--json');
       expect(json.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);

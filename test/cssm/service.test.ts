@@ -570,6 +570,7 @@ describe('remove', () => {
       ],
       returnKind: kind,
       forced: false,
+      registered: false,
     });
     expect(balance(env, RMS)).toBe(99);
     expect(balance(env, 'Expressway Room Registration (Term)')).toBe(20);
@@ -649,6 +650,7 @@ describe('remove --force', () => {
         { license: 'Expressway Room Registration (Term)', tag: resolveLicence('Expressway Room Registration (Term)').tag, count: 2 },
       ],
       forced: true,
+      registered: false,
     });
     expect(balance(env, RMS)).toBe(100);
     expect(balance(env, 'Expressway Room Registration (Term)')).toBe(20);
