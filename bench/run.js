@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: the quality bars, each printed as a ratio against a baseline measured
 // in this same run (never an absolute threshold in a test).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,43 @@ try {
   report('SLR installs/s (in-process)', installs.perSecond, 'per s', 'target 4,000/s', installs.perSecond / 4000, '>= 1.0');
   const reservations = await benchLib.benchReservations(2000);
   report('CSSM reservations/s (in-process)', reservations.perSecond, 'per s', 'target 1,000/s', reservations.perSecond / 1000, '>= 1.0');
+  const registrations = await benchLib.benchRegistrations(1000);
+  report('CSSM registrations/s (in-process)', registrations.perSecond, 'per s', 'target 500/s', registrations.perSecond / 500, '>= 1.0');
+  await registerOverHttps();
 } finally {
   rmSync(home, { recursive: true, force: true });
+}
+
+/**
+ * One Register round trip over HTTPS against `exsh cssm serve` (a separate process): the
+ * median wall time of `exsh -c 'xCommand License Smart Register …'` (Force, so every run
+ * registers), against the same command's process doing a status read.
+ */
+async function registerOverHttps() {
+  const serveHome = mkdtempSync(join(tmpdir(), 'exsh-bench-serve-'));
+  const server = spawn(node, [BIN, '--home', serveHome, 'cssm', 'serve', '--json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      server.on('exit', (code) => reject(new Error(`cssm serve exited ${code}`)));
+    });
+    const { urls } = JSON.parse(line);
+    const token = run([BIN, '--home', serveHome, 'cssm', 'tokens', 'create']).stdout.trim();
+    const base = [BIN, '--home', serveHome, '--cssm-url', urls.base];
+    run([...base, '-c', 'xConfiguration IP DNS Domain Name: example.com']);
+    const register = [...base, '-c', `xCommand License Smart Register IdToken: ${token} Force: True`];
+    const first = run(register);
+    if (!first.stdout.includes('Registration: "Registered"')) throw new Error(`register failed: ${first.stdout}`);
+    const times = Array.from({ length: 9 }, () => wall(register));
+    const reads = Array.from({ length: 9 }, () => wall([...base, '-c', 'xStatus SystemUnit']));
+    const ms = median(times);
+    report('Register over HTTPS (one exsh -c), ms', ms, 'ms', `${median(reads).toFixed(0)} ms status read`, ms / median(reads), 'reported');
+  } finally {
+    server.kill('SIGTERM');
+    rmSync(serveHome, { recursive: true, force: true });
+  }
 }

@@ -5,7 +5,7 @@ import { buildSlrCode, SLR_FLAG, SLR_VERSION } from './codes/slr.js';
 import type { Entitlement } from './codes/types.js';
 
 /** The in-process benchmarks `npm run bench` runs, and the codes it needs (bundled as dist/bench.cjs). */
-export { benchReservations } from './cssm/bench.js';
+export { benchRegistrations, benchReservations } from './cssm/bench.js';
 export { benchInstalls } from './device/reservation-bench.js';
 
 /**

@@ -32,6 +32,10 @@ export interface CommandArgs {
   'cssm.remove': [opts: import('./commands/cssm.js').RemoveOptions];
   'cssm.instances': [opts: { virtualAccount?: string; json?: boolean }];
   'cssm.code': [opts: { instance?: string; json?: boolean }];
+  'cssm.tokens.create': [opts: import('./commands/cssm.js').TokensCreateOptions];
+  'cssm.tokens.list': [opts: { virtualAccount?: string; json?: boolean }];
+  'cssm.tokens.revoke': [token: string, opts: { json?: boolean }];
+  'cssm.serve': [opts: import('./commands/serve.js').ServeOptions];
   'trust.add': [file: string, opts: { name?: string }];
   'trust.list': [opts: { json?: boolean }];
   'trust.remove': [ref: string];
@@ -61,6 +65,10 @@ const LOADERS: { [K in CommandName]: () => Promise<Impl> } = {
   'cssm.remove': async () => (await import('./commands/cssm.js')).cssmRemove,
   'cssm.instances': async () => (await import('./commands/cssm.js')).cssmInstances,
   'cssm.code': async () => (await import('./commands/cssm.js')).cssmCode,
+  'cssm.tokens.create': async () => (await import('./commands/cssm.js')).cssmTokensCreate,
+  'cssm.tokens.list': async () => (await import('./commands/cssm.js')).cssmTokensList,
+  'cssm.tokens.revoke': async () => (await import('./commands/cssm.js')).cssmTokensRevoke,
+  'cssm.serve': async () => (await import('./commands/serve.js')).cssmServe,
   'trust.add': async () => (await import('./commands/trust.js')).trustAdd,
   'trust.list': async () => (await import('./commands/trust.js')).trustList,
   'trust.remove': async () => (await import('./commands/trust.js')).trustRemove,
@@ -119,6 +127,12 @@ export function buildProgram(io: Io, run: <K extends CommandName>(name: K, args:
       ),
     )
     .addOption(new Option('--seed <n>', 'deterministic identities, nonces and keys (env: EXSH_SEED)'))
+    .addOption(
+      new Option(
+        '--cssm-url <url>',
+        'where the Direct transport reaches the CSSM, e.g. the URL exsh cssm serve prints (env: EXSH_CSSM_URL; default: a running exsh cssm serve of this home, else the CSSM in-process)',
+      ),
+    )
     .option('--no-color', 'plain output (also NO_COLOR)')
     .option('-c, --command <line>', 'run this line (repeatable), then exit', collect, [])
     .option('--fail-fast', 'stop at the first line that ends in ERROR')
@@ -192,7 +206,9 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--force', 'remove it even though it holds licences at the CSSM (they stay there until released)')
     .action((name: string, o: { force?: boolean }) => run('devices.remove', [name, o]));
 
-  const cssm = program.command('cssm').description('the simulated Cisco Smart Software Manager: inventory, reservations, product instances');
+  const cssm = program
+    .command('cssm')
+    .description('the simulated Cisco Smart Software Manager: inventory, reservations, registration tokens, product instances');
   cssm
     .command('init')
     .description('create the CSSM database with a demo smart account and a stocked inventory')
@@ -235,15 +251,15 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .action((o: CommandArgs['cssm.confirm'][0]) => run('cssm.confirm', [o]));
   cssm
     .command('remove')
-    .description("check a return code (or with --force, none), release the instance's licences and delete it")
+    .description("check a return code (or with --force, none), release the instance's licences and delete it; a registered instance needs only --instance")
     .option('--return-code <code>', 'the return code from the device')
-    .option('--instance <serial>', 'only look at this product instance')
-    .option('--force', 'with --instance: remove it without a return code (for a device that is gone)')
+    .option('--instance <serial>', 'only look at this product instance (alone: remove a registered instance, releasing what it uses)')
+    .option('--force', 'with --instance: remove a reserved instance without a return code (for a device that is gone)')
     .option('--json', 'print a JSON object (also with --output json)')
     .action((o: CommandArgs['cssm.remove'][0]) => run('cssm.remove', [o]));
   cssm
     .command('instances')
-    .description('table of product instances with reservation status and last contact')
+    .description('table of product instances: reservation or registration status, last contact, certificate expiry')
     .option('--virtual-account <name>', 'only this virtual account')
     .option('--json', 'print a JSON array (also with --output json)')
     .action((o: CommandArgs['cssm.instances'][0]) => run('cssm.instances', [o]));
@@ -253,6 +269,36 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--instance <serial>', 'the product instance (its serial number)')
     .option('--json', 'print a JSON object (also with --output json)')
     .action((o: CommandArgs['cssm.code'][0]) => run('cssm.code', [o]));
+  const tokens = cssm.command('tokens').description('product instance registration tokens for connected mode');
+  tokens
+    .command('create')
+    .description('create a registration token and print it')
+    .option('--virtual-account <name>', "virtual account the token registers into (default: the smart account's default)")
+    .option('--description <text>', 'a description')
+    .option('--expires-days <days>', 'days until the token expires, 1 to 365 (default 30)')
+    .option('--max-uses <n>', 'how many registrations it allows (default: unlimited)')
+    .option('--no-export-control', 'do not allow export-controlled functionality on the products registered with it')
+    .option('--json', 'print a JSON object (also with --output json)')
+    .action((o: CommandArgs['cssm.tokens.create'][0]) => run('cssm.tokens.create', [o]));
+  tokens
+    .command('list')
+    .description('table of registration tokens: uses, expiry, export control, revoked')
+    .option('--virtual-account <name>', 'only this virtual account')
+    .option('--json', 'print a JSON array (also with --output json)')
+    .action((o: CommandArgs['cssm.tokens.list'][0]) => run('cssm.tokens.list', [o]));
+  tokens
+    .command('revoke')
+    .description('revoke a registration token: no product instance can register with it any more')
+    .argument('<token>', 'the token, as tokens create printed it')
+    .option('--json', 'print a JSON object (also with --output json)')
+    .action((token: string, o: CommandArgs['cssm.tokens.revoke'][1]) => run('cssm.tokens.revoke', [token, o]));
+  cssm
+    .command('serve')
+    .description("serve this home's CSSM over HTTPS: the device protocol (cloud and On-Prem), OAuth and the Smart Account API; runs until Ctrl+C")
+    .option('--host <addr>', 'the address to listen on (default: 127.0.0.1, loopback only)')
+    .option('--port <n>', 'the port, 0 to 65535 (default: 0, any free port)')
+    .option('--json', 'print one JSON line with the URLs, the root CA path and the API client')
+    .action((o: CommandArgs['cssm.serve'][0]) => run('cssm.serve', [o]));
 
   const trust = program.command('trust').description("manage the device's trust store: the authority keys whose authorization codes it accepts");
   trust

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseIsoTime } from '../clock.js';
 import { Device, openDeviceStore, type DeviceStore } from '../device/device.js';
+import { remoteEnv } from './remote.js';
 import type { DeviceModel } from '../device/model.js';
 import type { Brand, ProductType } from '../device/state.js';
 import { deviceModel } from '../device/subsystems.js';
@@ -29,6 +30,8 @@ export interface GlobalOptions {
   color: boolean;
   command: string[];
   failFast?: boolean;
+  /** `--cssm-url`: where Direct goes (else EXSH_CSSM_URL, a live `cssm serve`, or the CSSM in-process). */
+  cssmUrl?: string;
 }
 
 /** The normalised global options plus what commands need, built once per run. */
@@ -43,6 +46,7 @@ export interface CliContext {
   readonly commands: readonly string[];
   readonly failFast: boolean;
   readonly lockTimeoutMs?: number;
+  readonly cssmUrl?: string;
   readonly model: DeviceModel;
   /** The home's device store. */
   store(): Promise<DeviceStore>;
@@ -101,7 +105,10 @@ export function createContext(opts: GlobalOptions, io: Io): CliContext {
   const color = opts.color !== false && io.env.NO_COLOR === undefined && io.stdout.isTTY === true;
   const lockTimeoutMs = parseLockTimeout(io.env.EXSH_LOCK_TIMEOUT);
   const seed = opts.seed ?? fromEnv(env, 'EXSH_SEED');
+  const cssmUrl = opts.cssmUrl ?? fromEnv(env, 'EXSH_CSSM_URL');
   const model = deviceModel();
+  const clock = () => now ?? new Date();
+  const rng = (label: string) => (seed === undefined ? systemRng : seededRng(seed, label));
   return {
     io,
     home,
@@ -113,10 +120,12 @@ export function createContext(opts: GlobalOptions, io: Io): CliContext {
     commands: opts.command ?? [],
     failFast: opts.failFast === true,
     lockTimeoutMs,
+    cssmUrl,
     model,
     store: () => openDeviceStore(home, model, { lockTimeoutMs }),
     device: async (name, createAs) => {
       const device = await Device.open({ home, name: name ?? deviceName, model, now, seed, lockTimeoutMs, createAs });
+      device.services = remoteEnv(home, cssmUrl, () => ({ home, now: clock, rng: rng('cssm') }), env);
       // "Created on first use" is what scripts rely on; a typo in --device should not pass
       // unnoticed, so a device made beside others is named on stderr (never on stdout).
       if (!createAs) {
@@ -126,7 +135,7 @@ export function createContext(opts: GlobalOptions, io: Io): CliContext {
       }
       return device;
     },
-    clock: () => now ?? new Date(),
-    rng: (label) => (seed === undefined ? systemRng : seededRng(seed, label)),
+    clock,
+    rng,
   };
 }

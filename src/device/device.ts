@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import { seededRng, systemRng, type Rng } from '../random.js';
 import { DocumentProblem, DocumentStore, type OpenTransaction, type StoreOptions, type WriteTx } from '../store/documents.js';
 import { WorkingState, workingContext, type DeviceContext } from './context.js';
-import type { DeviceModel } from './model.js';
+import type { DeviceModel, RemoteIo } from './model.js';
 import { deepFreeze, isObject, SCHEMA_VERSION, type Brand, type DeviceState, type ProductType, MAX_JSON_DEPTH } from './state.js';
 
 export interface DeviceOptions extends StoreOptions {
@@ -64,6 +64,9 @@ export function deviceCodec(model: DeviceModel) {
 
 export type DeviceStore = DocumentStore<DeviceState>;
 
+/** At most this many remote attempts before one request (a clock moved decades ahead, out of compliance every 12 hours). */
+const MAX_REMOTE_ATTEMPTS = 20_000;
+
 export async function openDeviceStore(home: string, model: DeviceModel, opts: StoreOptions = {}): Promise<DeviceStore> {
   return DocumentStore.open(home, deviceCodec(model), opts);
 }
@@ -105,6 +108,12 @@ export class Device {
   onCreate: ((othersInHome: number) => void) | undefined;
   /** The store has been asked for this device once (which imports a legacy JSON store). */
   private settled = false;
+  /**
+   * What the front end gives the device for the outside world (a RemoteEnv: the link to
+   * the CSSM). Without it, attempts that fall due wait for a front end that has one.
+   */
+  services: unknown;
+  private syncing = false;
 
   private constructor(opts: DeviceOptions, store: DeviceStore) {
     this.name = opts.name;
@@ -192,10 +201,34 @@ export class Device {
   }
 
   /**
+   * Makes every remote attempt that fell due (§9.3), earliest first, before a request
+   * runs. A burst's changes are committed first: nothing waits on the network with the
+   * lock held. Bounded, so a clock moved years ahead cannot loop for ever.
+   */
+  async syncRemote(): Promise<void> {
+    if (this.syncing || this.services === undefined || this.model.remoteSteps.length === 0) return;
+    this.syncing = true;
+    try {
+      const io: RemoteIo = { services: this.services, read: (fn) => this.view(fn), change: async (fn) => (await this.change(fn)).result };
+      for (let i = 0; i < MAX_REMOTE_ATTEMPTS; i++) {
+        const base = await this.read();
+        const now = this.nowFor(base);
+        const step = this.model.remoteSteps.find((s) => s.due(base, now));
+        if (!step) return;
+        if (this.bursting) this.flush();
+        await step.run(io);
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /**
    * Runs a read on the state caught up to now. Reads take no lock; what a catch-up makes
    * due is persisted by the next change.
    */
   async view<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<T> {
+    await this.syncRemote();
     const base = await this.read();
     const now = this.nowFor(base);
     if (!this.model.catchUps.some((s) => s.due(base, now))) return fn(this.readContext(base));
@@ -235,6 +268,14 @@ export class Device {
    * transaction of its own, committed before this returns. If fn throws, nothing changes.
    */
   async change<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<Changed<T>> {
+    await this.syncRemote();
+    const out = await this.changeNow(fn);
+    // What the change made due (the clock moved on) happens before its OK.
+    if (out.changed) await this.syncRemote();
+    return out;
+  }
+
+  private async changeNow<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<Changed<T>> {
     if (this.bursting) {
       const tx = this.tx ?? (await this.beginBurstTx());
       const { result, next } = await this.apply(tx.draft, fn);

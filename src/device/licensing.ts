@@ -3,6 +3,8 @@ import { enumSpace, intSpace, stringSpace } from '../xapi/schema.js';
 import type { StatusObject } from '../xapi/types.js';
 import type { DeviceContext } from './context.js';
 import type { Subsystem } from './model.js';
+import { holdsRegistration } from './registration-state.js';
+import { readReservation } from './reservation-state.js';
 import { isObject, type DeviceState } from './state.js';
 
 /**
@@ -16,6 +18,12 @@ const DAY_MS = 86_400_000;
 
 export interface LicensingSection {
   evaluationStartedAt: string;
+  /**
+   * The evaluation counts only while the product is neither registered nor reserved
+   * (§9.3): time spent so is added up here (ms), and `pausedAt` marks a pause in course.
+   */
+  pausedMs?: number;
+  pausedAt?: string;
 }
 
 const SECTION = 'licensing';
@@ -29,10 +37,44 @@ export function restartEvaluation(ctx: DeviceContext): void {
   ctx.edit<LicensingSection>(SECTION).evaluationStartedAt = ctx.now().toISOString();
 }
 
+/** Whether the evaluation period stands still: a registration or an installed reservation licenses the product. */
+export function evaluationPaused(state: DeviceState): boolean {
+  return holdsRegistration(state) || Boolean(readReservation(state).installed);
+}
+
 export function evaluationDaysRemaining(ctx: Pick<DeviceContext, 'state' | 'now'>): number {
-  const end = Date.parse(licensingSection(ctx.state).evaluationStartedAt) + EVALUATION_DAYS * DAY_MS;
+  const section = licensingSection(ctx.state);
+  const now = ctx.now().getTime();
+  const paused = (section.pausedMs ?? 0) + (section.pausedAt ? Math.max(0, now - Date.parse(section.pausedAt)) : 0);
+  const end = Date.parse(section.evaluationStartedAt) + EVALUATION_DAYS * DAY_MS + paused;
   // A clock pinned (--now) before the evaluation began shows the whole period, not more.
-  return Math.min(EVALUATION_DAYS, Math.max(0, Math.ceil((end - ctx.now().getTime()) / DAY_MS)));
+  return Math.min(EVALUATION_DAYS, Math.max(0, Math.ceil((end - now) / DAY_MS)));
+}
+
+/** Starts or ends a pause of the evaluation when registration or reservation began or ended. */
+function followPause(ctx: DeviceContext): void {
+  const section = ctx.edit<LicensingSection>(SECTION);
+  const now = ctx.now();
+  if (section.pausedAt !== undefined) {
+    section.pausedMs = (section.pausedMs ?? 0) + Math.max(0, now.getTime() - Date.parse(section.pausedAt));
+    delete section.pausedAt;
+  } else {
+    section.pausedAt = now.toISOString();
+  }
+}
+
+const pauseOutOfStep = (state: DeviceState) =>
+  state[SECTION] !== undefined && smartLicensingAvailable(state) && evaluationPaused(state) !== (licensingSection(state).pausedAt !== undefined);
+
+/** Transport settings are locked while registered (§9.2): deregister first. */
+function lockedWhileRegistered(name: string) {
+  return (ctx: DeviceContext, value: unknown, previous: unknown) => {
+    if (value === previous || !holdsRegistration(ctx.state)) return;
+    throw new ExshError(
+      'registration.transportLocked',
+      `License Smart Transport ${name} cannot be changed while this product is registered to the CSSM; deregister it first (xCommand License Smart Deregister).`,
+    );
+  };
 }
 
 /** §5.3: on a Cisco VCS every License Smart request is refused. */
@@ -63,13 +105,20 @@ export const licensing: Subsystem = {
       key: SECTION,
       init: ({ createdAt }) => ({ evaluationStartedAt: createdAt }) satisfies LicensingSection,
       validate: (v) =>
-        isObject(v) && typeof v.evaluationStartedAt === 'string' && !Number.isNaN(Date.parse(v.evaluationStartedAt)) ? undefined : 'licensing is invalid',
+        isObject(v) &&
+        typeof v.evaluationStartedAt === 'string' &&
+        !Number.isNaN(Date.parse(v.evaluationStartedAt)) &&
+        (v.pausedMs === undefined || (Number.isSafeInteger(v.pausedMs) && (v.pausedMs as number) >= 0)) &&
+        (v.pausedAt === undefined || (typeof v.pausedAt === 'string' && !Number.isNaN(Date.parse(v.pausedAt))))
+          ? undefined
+          : 'licensing is invalid',
       // The evaluation clock belongs to the smart licensing settings a reset may keep (§8.1).
       reset: 'smart-licensing',
       restoreOntoOther: 'target',
     },
   ],
   configRetention: [['License Smart', 'smart-licensing']],
+  catchUp: { due: (state) => pauseOutOfStep(state), run: followPause },
   guard: (ctx, target) => {
     if (isSmartPath(target.path) && !smartLicensingAvailable(ctx.state)) throw new ExshError('license.notAvailableOnVcs', VCS_REFUSAL);
   },
@@ -83,12 +132,14 @@ export const licensing: Subsystem = {
       space: enumSpace('Direct', 'OnPrem', 'Proxy'),
       default: 'Direct',
       help: 'How this product instance reaches the CSSM: Direct (cisco.com), OnPrem (Smart Software Manager On-Prem) or Proxy.',
+      onSet: lockedWhileRegistered('Mode'),
     },
     {
       path: ['License', 'Smart', 'Transport', 'OnPrem', 'Url'],
       space: stringSpace(0, 1024),
       default: '',
       help: 'The Smart Transport URL of the On-Prem server, for example https://example.com/SmartTransport.',
+      onSet: lockedWhileRegistered('OnPrem Url'),
       validate: (v) =>
         String(v) === '' || validOnPremUrl(String(v))
           ? undefined

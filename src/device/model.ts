@@ -48,6 +48,26 @@ export interface CatchUpStep {
 /** Refuses a request before it runs (License Smart on a Cisco VCS, §5.3); throws ExshError. */
 export type Guard = (ctx: DeviceContext, target: { kind: 'config' | 'command'; path: readonly string[] }) => void;
 
+/** What a remote step is given (§12): short reads and changes of the device, and the outside world. */
+export interface RemoteIo {
+  /** What the front end provides for talking to the CSSM (a RemoteEnv); undefined when nothing can be reached. */
+  readonly services: unknown;
+  read<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<T>;
+  change<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<T>;
+}
+
+/**
+ * A catch-up step that talks to the CSSM (§9.3): before a request runs, every attempt
+ * that fell due is made in time order, each at its own simulated time, with no lock held
+ * while it is on the wire.
+ */
+export interface RemoteStep {
+  /** Whether an attempt is due by `now` (a cheap test on the committed state). */
+  due(state: DeviceState, now: Date): boolean;
+  /** Makes the earliest due attempt (plan on a read, carry, settle in a change that re-checks). */
+  run(io: RemoteIo): Promise<void>;
+}
+
 export interface StatusPart {
   /** The status node it adds to (`License`). */
   readonly node: string;
@@ -75,6 +95,7 @@ export interface Subsystem {
   readonly status?: readonly StatusProviderSpec<DeviceContext>[];
   readonly statusParts?: readonly StatusPart[];
   readonly catchUp?: CatchUpStep;
+  readonly remote?: RemoteStep;
   readonly guard?: Guard;
   /** Rules of a restore beyond each section's restoreOntoOther. */
   restore?(r: RestoreContext): void;
@@ -85,6 +106,7 @@ export interface DeviceModel {
   readonly tree: CommandTree<DeviceContext>;
   readonly sections: ReadonlyMap<string, SectionSpec>;
   readonly catchUps: readonly CatchUpStep[];
+  readonly remoteSteps: readonly RemoteStep[];
   readonly guards: readonly Guard[];
   /** A brand-new device: identity drawn from rng, factory defaults everywhere else. */
   newState(rng: Rng, at: Date, brand?: Brand, type?: ProductType): DeviceState;
@@ -189,6 +211,7 @@ export function buildModel(subsystems: readonly Subsystem[]): DeviceModel {
     tree,
     sections,
     catchUps: subsystems.flatMap((s) => (s.catchUp ? [s.catchUp] : [])),
+    remoteSteps: subsystems.flatMap((s) => (s.remote ? [s.remote] : [])),
     guards: subsystems.flatMap((s) => (s.guard ? [s.guard] : [])),
     newState,
     problem,

@@ -83,13 +83,12 @@ export function reservationStatus(section: Readonly<ReservationSection>): Reserv
 }
 
 /**
- * The hook to connected-mode registration (a later wave, §9): reservation can only be
- * enabled while the product is not registered to the CSSM. Registration is expected to
- * keep `state.registration.status`; 'Registered' there blocks ReservationEnable: On.
+ * Reservation can only be enabled while the product holds no registration to the CSSM
+ * (registered, or expired but not deregistered: §9.2).
  */
 export function registeredToCssm(state: DeviceState): boolean {
-  const registration = state.registration as { status?: unknown } | undefined;
-  return registration?.status === 'Registered';
+  const registration = state.registration as { phase?: unknown } | undefined;
+  return registration?.phase === 'registered' || registration?.phase === 'expired';
 }
 
 // ---------------------------------------------------------------------------------------

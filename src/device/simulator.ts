@@ -3,6 +3,8 @@ import type { DeviceContext } from './context.js';
 import { ExshError } from '../errors.js';
 import { intSpace, stringSpace } from '../xapi/schema.js';
 import type { Subsystem } from './model.js';
+import { NETWORK, type NetworkSection } from './registration-state.js';
+import { enumSpace } from '../xapi/schema.js';
 
 /** Moves the simulated clock forward by `ms`, never past the end of year 9999. */
 function advance(ctx: DeviceContext, ms: number): void {
@@ -52,6 +54,17 @@ export const simulator: Subsystem = {
         }
         advance(ctx, target - now);
         return { fields: { Time: isoSeconds(ctx.now()) } };
+      },
+    },
+    {
+      path: ['Simulator', 'Network', 'Cssm'],
+      help: "Cuts (Reachable: False) or restores this device's network path to the CSSM: attempts made meanwhile fail as on an unreachable network.",
+      simulator: true,
+      mutates: true,
+      params: [{ name: 'Reachable', space: enumSpace('True', 'False'), required: true }],
+      handler: (ctx, p) => {
+        ctx.edit<NetworkSection>(NETWORK, () => ({ cssmReachable: true })).cssmReachable = p.Reachable === 'True';
+        return { fields: { Reachable: String(p.Reachable) } };
       },
     },
   ],

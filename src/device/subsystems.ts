@@ -3,6 +3,7 @@ import { brand } from './brand.js';
 import { licensing } from './licensing.js';
 import { buildModel, type DeviceModel, type Subsystem } from './model.js';
 import { optionKeys } from './optionkeys.js';
+import { registration } from './registration.js';
 import { reservation } from './reservation.js';
 import { factoryReset } from './reset.js';
 import { simulator } from './simulator.js';
@@ -12,9 +13,11 @@ import { trust } from './trust-state.js';
 /**
  * Every subsystem of the simulated Expressway, in the order help and status list them.
  * Reservation comes before licensing: its ReservationEnable leads the License Smart
- * settings, as in the device's own listing (§3.1).
+ * settings, as in the device's own listing (§3.1). Registration comes before
+ * reservation: its status part fills in Registration and Authorization first, and a
+ * reservation's part then shows the reservation's states over them.
  */
-export const SUBSYSTEMS: readonly Subsystem[] = [systemUnit, reservation, licensing, brand, optionKeys, trust, alarms, factoryReset, simulator];
+export const SUBSYSTEMS: readonly Subsystem[] = [systemUnit, registration, reservation, licensing, brand, optionKeys, trust, alarms, factoryReset, simulator];
 
 let model: DeviceModel | undefined;
 

@@ -220,7 +220,19 @@ export class Session {
       };
       let wrote = false;
       let outcome: Awaited<ReturnType<typeof spec.handler>>;
-      if (spec.mutates) {
+      const remote = spec.remote;
+      if (remote) {
+        // Plan on a read, carry it with no lock held, settle in a short change (§12).
+        const plan = await this.device.view((ctx) => {
+          this.guard(ctx, 'command', spec.path);
+          return remote.prepare(ctx, params);
+        });
+        this.device.flush();
+        const result = await remote.perform(plan, this.device.services);
+        const r = await this.device.change((ctx) => remote.settle(ctx, plan, result));
+        outcome = r.result;
+        wrote = r.changed;
+      } else if (spec.mutates) {
         const r = await this.device.change(run);
         outcome = r.result;
         wrote = r.changed;

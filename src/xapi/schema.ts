@@ -119,6 +119,20 @@ export interface CommandSpec<Ctx = unknown> {
   /** The simulator's own controls, marked in help as not part of Expressway. */
   simulator?: boolean;
   handler: (ctx: Ctx, params: ParamValues) => CommandOutcome | Promise<CommandOutcome>;
+  /**
+   * A command that talks to the outside world (§12), instead of `handler`: `prepare` runs
+   * on a read of the state (a refusal throws) and returns a plan; the front end carries
+   * it with `perform`, holding no lock; `settle` applies the result in a short change
+   * that re-checks what the plan was made from.
+   */
+  remote?: RemoteCommand<Ctx>;
+}
+
+export interface RemoteCommand<Ctx = unknown> {
+  prepare(ctx: Ctx, params: ParamValues): unknown;
+  /** `services` is what the front end gives the device for the outside world. */
+  perform(plan: unknown, services: unknown): Promise<unknown>;
+  settle(ctx: Ctx, plan: unknown, result: unknown): CommandOutcome | Promise<CommandOutcome>;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { confirmationCode, formatUdi, makeReturnCode, parseAuthorizationCode, signatureBytes } from '../../src/codes/index.js';
-import { buildModel, type Subsystem } from '../../src/device/model.js';
-import { SUBSYSTEMS } from '../../src/device/subsystems.js';
+import { unregistered } from '../../src/device/registration-state.js';
 import { editTrust } from '../../src/device/trust-state.js';
 import {
   AAS,
@@ -43,16 +42,6 @@ const CANCEL = 'xCommand License Smart Reservation Cancel';
  * Connected-mode registration is a later wave (§9): this stands in for its subsystem,
  * declaring the `registration` section whose status reservation's hook reads.
  */
-const REGISTRATION: Subsystem = {
-  name: 'registration',
-  sections: [
-    {
-      key: 'registration',
-      validate: (v) => (v === undefined || (typeof v === 'object' && v !== null) ? undefined : 'registration is invalid'),
-      reset: 'never',
-    },
-  ],
-};
 
 type Cmd = 'Request' | 'Install' | 'Return' | 'ReturnAuthorization' | 'Cancel';
 
@@ -105,9 +94,15 @@ describe('ReservationEnable', () => {
   });
 
   it('cannot be turned On while registered to the CSSM', async () => {
-    const t = await testDevice({ model: buildModel([...SUBSYSTEMS, REGISTRATION]) });
+    const t = await testDevice();
     await t.mutate((ctx) => {
-      ctx.edit('registration', () => ({ status: 'Registered' }));
+      ctx.edit('registration', () => ({
+        ...unregistered(),
+        phase: 'registered',
+        idCertificate: 'PEM',
+        nextRenewalAttempt: '2098-01-01T00:00:00.000Z',
+        registrationExpires: '2099-01-01T00:00:00.000Z',
+      }));
     });
     const reason = await refused(t, 'Config', ENABLE, 'reservation.registered');
     expect(reason).toBe(
