@@ -16,7 +16,7 @@ import type { CommandOutcome } from '../xapi/types.js';
 import type { StatusObject } from '../xapi/types.js';
 import { clearAlarm, raiseAlarm } from './alarms.js';
 import type { DeviceContext } from './context.js';
-import { smartLicensingAvailable } from './licensing.js';
+import { evaluationDaysRemaining, smartLicensingAvailable } from './licensing.js';
 import type { RemoteIo, Subsystem } from './model.js';
 import type { Attempt, RemoteEnv, Result } from './registration-client.js';
 import {
@@ -278,10 +278,12 @@ async function perform(p: unknown, services: unknown): Promise<unknown> {
 }
 
 /** A command's result fields: the outcome as the status shows it. */
-function outcomeFields(section: RegistrationSection): Record<string, string> {
+function outcomeFields(ctx: DeviceContext): Record<string, string> {
+  const section = readRegistration(ctx.state);
+  const evaluation = evaluationDaysRemaining(ctx) > 0 ? 'Evaluation Mode' : 'Evaluation Expired';
   return {
     Registration: REGISTRATION_STATUS[section.phase],
-    Authorization: authorizationStatus(section, undefined),
+    Authorization: authorizationStatus(section, ctx.now()) || evaluation,
     ...(section.failureReason ? { FailureReason: section.failureReason, FailureCode: section.failureCode } : {}),
   };
 }
@@ -435,7 +437,7 @@ export const registration: Subsystem = {
         perform,
         settle: (ctx, p, result) => {
           if (!settle(ctx, (p as Plan).attempt, result as Result)) changedMeanwhile();
-          return { fields: outcomeFields(readRegistration(ctx.state)) };
+          return { fields: outcomeFields(ctx) };
         },
       },
     },
@@ -489,7 +491,7 @@ export const registration: Subsystem = {
         settle: (ctx, p, result) => {
           if (!settle(ctx, (p as Plan).attempt, result as Result)) changedMeanwhile();
           const s = readRegistration(ctx.state);
-          return { fields: { ...outcomeFields(s), ...(s.authorization.failureReason ? { FailureReason: s.authorization.failureReason } : {}) } };
+          return { fields: { ...outcomeFields(ctx), ...(s.authorization.failureReason ? { FailureReason: s.authorization.failureReason } : {}) } };
         },
       },
     },
@@ -509,7 +511,7 @@ export const registration: Subsystem = {
         perform,
         settle: (ctx, p, result) => {
           if (!settle(ctx, (p as Plan).attempt, result as Result)) changedMeanwhile();
-          return { fields: outcomeFields(readRegistration(ctx.state)) };
+          return { fields: outcomeFields(ctx) };
         },
       },
     },

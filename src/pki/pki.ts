@@ -554,6 +554,9 @@ export async function verifyIdCertificate(certPem: string, rootCertPem: string, 
   } catch {
     signed = false;
   }
+  // And as X.509 path validation (node-forge): the chain to the root, its CA constraints
+  // and key usage. Dates are the simulated clock's, checked below, never the real one.
+  if (signed) signed = await chainsWithForge(certPem, rootCertPem);
   if (!signed) {
     throw new ExshError('pki.untrusted', `The ID certificate (issued by "${info.issuerCommonName}") is not signed by the simulator's root CA.`);
   }
@@ -564,6 +567,16 @@ export async function verifyIdCertificate(certPem: string, rootCertPem: string, 
     throw new ExshError('pki.expired', `The ID certificate expired at ${info.notAfter.toISOString()} (the device's time is ${at.toISOString()}).`);
   }
   return info;
+}
+
+async function chainsWithForge(certPem: string, rootCertPem: string): Promise<boolean> {
+  const forge = await loadForge();
+  try {
+    const store = forge.pki.createCaStore([rootCertPem]);
+    return forge.pki.verifyCertificateChain(store, [forge.pki.certificateFromPem(certPem)], { validityCheckDate: null });
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------

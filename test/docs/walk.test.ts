@@ -50,6 +50,12 @@ describe('the walker', () => {
 });
 
 describe('the documents, walked literally', () => {
+  it('docs/connected.md: every command prints what the page shows', async () => {
+    const results = await walk('docs/connected.md');
+    expect(results.map((r) => r.failure).filter(Boolean)).toEqual([]);
+    expect(results.length).toBeGreaterThan(6);
+  }, 120_000);
+
   it('docs/reservation.md: every command prints what the page shows', async () => {
     const results = await walk('docs/reservation.md');
     expect(results.map((r) => r.failure).filter(Boolean)).toEqual([]);

@@ -174,6 +174,8 @@ export async function walk(doc: string): Promise<WalkResult[]> {
         reject: false,
         extendEnv: false,
         env: { ...cleanEnv(), ...env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+        // A command that never ends (a server) fails the walk instead of hanging it.
+        timeout: 30_000,
       });
       const actual = String(r.stdout).split('\n');
       const result: WalkResult = { step, command };

@@ -318,6 +318,18 @@ describe('Deregister', () => {
     expect(instances(t.cssm)).toHaveLength(1);
   });
 
+  it('the device key and a pending token are secrets: devices show masks them', async () => {
+    const t = await connectedDevice({ dns: false });
+    const token = t.token();
+    await t.run(`xCommand License Smart Register IdToken: ${token}`);
+    const state = await t.state();
+    expect(readRegistration(state).pendingToken).toBe(token);
+    const shown = JSON.stringify(t.model.masked(state));
+    expect(shown).not.toContain(token);
+    expect(shown).not.toContain('PRIVATE KEY');
+    expect(shown).toContain('"pendingToken":"********"');
+  });
+
   it('a pending registration is cancelled without the network', async () => {
     const t = await connectedDevice({ dns: false });
     await t.run(`xCommand License Smart Register IdToken: ${t.token()}`);
