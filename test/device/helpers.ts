@@ -121,3 +121,14 @@ export function codeOf(fn: () => unknown): string {
   }
   return 'no error';
 }
+
+/** The code and message of the ExshError a promise rejects with (any other rejection propagates). */
+export async function rejectionOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    if (isExshError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}

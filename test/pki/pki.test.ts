@@ -2,7 +2,6 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, X509Certi
 import { readdirSync, readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isExshError } from '../../src/errors.js';
 import {
   type CaMaterial,
   createCsr,
@@ -15,20 +14,11 @@ import {
   readCsr,
   verifyIdCertificate,
 } from '../../src/pki/pki.js';
-import { cleanHomes, tempHome } from '../device/helpers.js';
+import { cleanHomes, tempHome, rejectionOf } from '../device/helpers.js';
 
 afterEach(cleanHomes);
 
-/** The code of the ExshError a promise rejects with, and its message. */
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isExshError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = rejectionOf;
 
 const KEY = generateDeviceKey();
 const WINDOW = { notBefore: new Date('2026-03-01T10:00:00Z'), notAfter: new Date('2027-03-01T10:00:00Z') };

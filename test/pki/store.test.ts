@@ -19,24 +19,15 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import forge from 'node-forge';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isExshError } from '../../src/errors.js';
 import { createCsr, ensurePki, forgetPki, generateDeviceKey, issueIdCertificate, pkiDir, readRootCertificate, rootCertPath } from '../../src/pki/pki.js';
 import { publishPki } from '../../src/pki/store.js';
-import { cleanHomes, tempHome } from '../device/helpers.js';
+import { cleanHomes, tempHome, rejectionOf } from '../device/helpers.js';
 
 afterEach(cleanHomes);
 
 const FILES = ['root-ca.pem', 'root-ca-key.pem', 'server.pem', 'server-key.pem'];
 
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isExshError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = rejectionOf;
 
 const mode = (path: string) => (lstatSync(path).mode & 0o777).toString(8);
 
