@@ -98,6 +98,24 @@ try {
   const registrations = await benchLib.benchRegistrations(1000);
   report('CSSM registrations/s (in-process)', registrations.perSecond, 'per s', 'target 500/s', registrations.perSecond / 500, '>= 1.0');
   await registerOverHttps();
+  const cluster = await benchLib.benchCluster(60);
+  const plainWrite = 1000 / plain.write;
+  report(
+    'Traffic Set in a 6-node cluster, ms',
+    cluster.trafficSetMs,
+    'ms',
+    `${plainWrite.toFixed(3)} ms a batch write`,
+    cluster.trafficSetMs / plainWrite,
+    'reported',
+  );
+  report(
+    'usage report round trip (in-process), ms',
+    cluster.usageUpdateMs,
+    'ms',
+    `${plainWrite.toFixed(3)} ms a batch write`,
+    cluster.usageUpdateMs / plainWrite,
+    'reported',
+  );
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
@@ -134,4 +152,10 @@ async function registerOverHttps() {
     server.kill('SIGTERM');
     rmSync(serveHome, { recursive: true, force: true });
   }
+}
+
+// The front ends' own benchmarks (each prints its lines in the same format).
+for (const extra of ['rest.js', 'ssh.js']) {
+  const r = spawnSync(node, [fileURLToPath(new URL(`./${extra}`, import.meta.url))], { env, stdio: 'inherit' });
+  if (r.status !== 0) console.log(`bench/${extra} exited ${r.status}`);
 }

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatUdi } from '../codes/udi.js';
+import { readCluster } from '../device/cluster-state.js';
 import type { Device } from '../device/device.js';
 import { readReservation, registeredToCssm } from '../device/reservation-state.js';
 import type { Brand, DeviceState, ProductType } from '../device/state.js';
@@ -78,6 +79,16 @@ export async function devicesShow(ctx: CliContext, name: string, opts: { json?: 
   return 0;
 }
 
+async function clusterOf(device: Device): Promise<string | undefined> {
+  try {
+    const state = (await device.store.read(device.name))?.doc;
+    return state ? readCluster(state)?.name : undefined;
+  } catch (e) {
+    if (e instanceof StoreError) return undefined;
+    throw e;
+  }
+}
+
 /**
  * What removing a device would strand at the CSSM: an installed reservation or one in
  * progress holds licences there, and a registration an instance.
@@ -109,6 +120,13 @@ async function stranded(device: Device): Promise<string | undefined> {
 
 export async function devicesRemove(ctx: CliContext, name: string, opts: { force?: boolean } = {}): Promise<number> {
   const device = await ctx.device(name);
+  const cluster = await clusterOf(device);
+  if (cluster) {
+    throw new ExshError(
+      'device.inCluster',
+      `Device '${name}' was not removed: it is a peer of cluster '${cluster}'; dissolve the cluster first (exsh cluster remove ${cluster}).`,
+    );
+  }
   const problem = await stranded(device);
   if (problem && !opts.force) throw new ExshError('device.holdsLicences', `Device '${name}' was not removed: ${problem}.`);
   if (!(await device.remove())) throw new ExshError('device.notFound', `No device '${name}' under ${ctx.home}.`);

@@ -16,6 +16,9 @@ export interface AlarmDefinition {
 export const ALARMS = {
   30042: { title: 'Smart Licensing registration is not working', severity: 'Warning' },
   30044: { title: 'Smart Licensing authorization is not working', severity: 'Warning' },
+  30046: { title: 'Export control limit approaching: calls and registrations are above 90% of the limit', severity: 'Warning' },
+  30048: { title: 'Export control limit reached: new calls and registrations are refused until usage is below 99% of the limit', severity: 'Error' },
+  30050: { title: 'A term licence has expired: its feature stopped at the last restart', severity: 'Error' },
 } as const satisfies Record<number, AlarmDefinition>;
 
 export type AlarmId = keyof typeof ALARMS;

@@ -27,6 +27,11 @@ export interface DeviceContext {
   setConfig(key: string, value: Scalar | undefined): void;
   /** Replaces the whole document (factory reset, restore). */
   replace(next: DeviceState): void;
+  /**
+   * Another device of the home, changed in the same transaction (a cluster's peers,
+   * §10): only in a change made with Device.changeWithPeers; undefined if it does not exist.
+   */
+  peer?(name: string): DeviceContext | undefined;
 }
 
 /**
@@ -80,7 +85,13 @@ export class WorkingState {
 }
 
 /** A handler's context on a working copy. */
-export function workingContext(work: WorkingState, deviceName: string, now: (state: DeviceState) => Date, rng: Rng): DeviceContext {
+export function workingContext(
+  work: WorkingState,
+  deviceName: string,
+  now: (state: DeviceState) => Date,
+  rng: Rng,
+  peer?: (name: string) => DeviceContext | undefined,
+): DeviceContext {
   const state = work.state;
   return {
     deviceName,
@@ -90,5 +101,6 @@ export function workingContext(work: WorkingState, deviceName: string, now: (sta
     edit: ((key: string, init?: () => unknown) => work.edit(key, init)) as DeviceContext['edit'],
     setConfig: (key: string, value: Scalar | undefined) => work.setConfig(key, value),
     replace: (next: DeviceState) => work.replace(next),
+    ...(peer ? { peer } : {}),
   };
 }

@@ -300,6 +300,55 @@ export class Device {
     return { result, changed };
   }
 
+  /**
+   * A change of this device and, through `ctx.peer(name)`, of other devices of the home in
+   * the same transaction (§10: a cluster's loans, its creation and removal). A burst is
+   * committed first; the change is committed on its own before this returns.
+   */
+  async changeWithPeers<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<Changed<T>> {
+    await this.syncRemote();
+    if (this.bursting) this.flush();
+    await this.settle();
+    let changed = false;
+    const result = await this.store.transaction(async (tx) => {
+      const stored = tx.get(this.name);
+      const base = stored?.doc ?? this.fresh();
+      const peers = new Map<string, { work: WorkingState; ctx: DeviceContext; base: DeviceState }>();
+      const open = (name: string): DeviceContext | undefined => {
+        if (name === this.name) return ctx;
+        const known = peers.get(name);
+        if (known) return known.ctx;
+        const doc = tx.get(name)?.doc;
+        if (!doc) return undefined;
+        const work = new WorkingState(doc);
+        const peerCtx = workingContext(work, name, (state) => this.nowFor(state), this.rngFor(doc, `peer/${this.name}`), open);
+        for (const step of this.model.catchUps) if (step.due(peerCtx.state, peerCtx.now())) step.run(peerCtx);
+        peers.set(name, { work, ctx: peerCtx, base: doc });
+        return peerCtx;
+      };
+      const work = new WorkingState(base);
+      const ctx = workingContext(work, this.name, (state) => this.nowFor(state), this.rngFor(base, 'write'), open);
+      this.catchUp(ctx);
+      const out = await fn(ctx);
+      this.catchUp(ctx);
+      const next = work.finish();
+      changed = next !== base;
+      if (!stored) this.createdIn(tx);
+      if (changed || !stored) tx.put(this.name, next);
+      for (const [name, peer] of peers) {
+        for (const step of this.model.catchUps) if (step.due(peer.ctx.state, peer.ctx.now())) step.run(peer.ctx);
+        const doc = peer.work.finish();
+        if (doc !== peer.base) {
+          tx.put(name, doc);
+          changed = true;
+        }
+      }
+      return out;
+    });
+    if (changed) await this.syncRemote();
+    return { result, changed };
+  }
+
   private createdIn(tx: WriteTx<DeviceState>): void {
     this.created = true;
     this.onCreate?.(tx.count());

@@ -5,6 +5,7 @@ import type { DeviceContext } from './context.js';
 import type { Subsystem } from './model.js';
 import { holdsRegistration } from './registration-state.js';
 import { readReservation } from './reservation-state.js';
+import { inUse } from './usage-state.js';
 import { isObject, type DeviceState } from './state.js';
 
 /**
@@ -34,12 +35,17 @@ export function licensingSection(state: DeviceState): LicensingSection {
 
 /** Starts a new evaluation period (a Cisco VCS becoming an Expressway, §8.2). */
 export function restartEvaluation(ctx: DeviceContext): void {
-  ctx.edit<LicensingSection>(SECTION).evaluationStartedAt = ctx.now().toISOString();
+  const now = ctx.now().toISOString();
+  const section = ctx.edit<LicensingSection>(SECTION, () => ({ evaluationStartedAt: now }));
+  section.evaluationStartedAt = now;
+  delete section.pausedMs;
+  if (evaluationPaused(ctx.state)) section.pausedAt = now;
+  else delete section.pausedAt;
 }
 
-/** Whether the evaluation period stands still: a registration or an installed reservation licenses the product. */
+/** Whether the evaluation period stands still: nothing is in use, or a registration or an installed reservation licenses the product (§9.3). */
 export function evaluationPaused(state: DeviceState): boolean {
-  return holdsRegistration(state) || Boolean(readReservation(state).installed);
+  return holdsRegistration(state) || Boolean(readReservation(state).installed) || !inUse(state);
 }
 
 export function evaluationDaysRemaining(ctx: Pick<DeviceContext, 'state' | 'now'>): number {
@@ -103,7 +109,8 @@ export const licensing: Subsystem = {
   sections: [
     {
       key: SECTION,
-      init: ({ createdAt }) => ({ evaluationStartedAt: createdAt }) satisfies LicensingSection,
+      // Nothing is in use at first: the evaluation starts paused (§9.3).
+      init: ({ createdAt }) => ({ evaluationStartedAt: createdAt, pausedAt: createdAt }) satisfies LicensingSection,
       validate: (v) =>
         isObject(v) &&
         typeof v.evaluationStartedAt === 'string' &&
@@ -124,7 +131,8 @@ export const licensing: Subsystem = {
   },
   // A different system keeps its own evaluation period; a VCS restored as an Expressway starts one.
   restore: (r) => {
-    if (!r.sameSystem && r.target.brand !== 'Expressway') r.next[SECTION] = { evaluationStartedAt: r.now.toISOString() } satisfies LicensingSection;
+    if (!r.sameSystem && r.target.brand !== 'Expressway')
+      r.next[SECTION] = { evaluationStartedAt: r.now.toISOString(), pausedAt: r.now.toISOString() } satisfies LicensingSection;
   },
   config: [
     {
@@ -212,7 +220,7 @@ export const licensing: Subsystem = {
           Enabled: 'True',
           Registration: { Status: 'Unregistered' },
           Authorization: { Status: days > 0 ? 'Evaluation Mode' : 'Evaluation Expired' },
-          Evaluation: { DaysRemaining: days, Status: days > 0 ? 'In Use' : 'Expired' },
+          Evaluation: { DaysRemaining: days, Status: days === 0 ? 'Expired' : inUse(ctx.state) ? 'In Use' : 'Not In Use' },
           SmartAccount: '',
           VirtualAccount: '',
           ExportControlled: 'Not Allowed',

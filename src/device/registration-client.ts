@@ -12,6 +12,7 @@ import { replySignedBy, signRequest } from '../protocol/sign.js';
 import type { Rng } from '../random.js';
 import { cssmReachable, dnsConfigured, readRegistration, routeOf } from './registration-state.js';
 import { SOFTWARE_VERSION, type DeviceState } from './state.js';
+import { usageReport } from './usage-state.js';
 import { trustedKeys } from './trust.js';
 
 /**
@@ -52,6 +53,8 @@ export interface Attempt<K extends MessageKind = MessageKind> {
   scheduled: boolean;
   /** The URL the link used (set when it is carried). */
   routeUrl?: string;
+  /** A renewAuth sent at the 6-hour mark to report changed usage (not the 30-day renewal). */
+  usageReport?: boolean;
 }
 
 export type Result<K extends MessageKind = MessageKind> =
@@ -98,7 +101,7 @@ export async function planAttempt<K extends MessageKind>(
   } else if (kind === 'renewId') {
     body = { idCertificate: section.idCertificate, csr: await p.createCsr(deviceKey, { commonName: serial, ...withHost }), ...withHost };
   } else if (kind === 'renewAuth') {
-    body = { idCertificate: section.idCertificate, entitlements: [] };
+    body = { idCertificate: section.idCertificate, entitlements: usageReport(state) };
   } else {
     body = { idCertificate: section.idCertificate };
   }

@@ -5,6 +5,7 @@ import {
   ID_RENEW_INTERVAL_MS,
   OUT_OF_COMPLIANCE_RETRY_MS,
   RETRY_MS,
+  USAGE_REPORT_MS,
   type AuthorizationGrant,
   type MessageKind,
   type RegisterReply,
@@ -32,6 +33,7 @@ import {
 import { reservationEnabled } from './reservation-state.js';
 import { isSmartLicensingOffline } from './reset.js';
 import type { DeviceState } from './state.js';
+import { editUsage, readUsage, usageReport } from './usage-state.js';
 
 /**
  * Connected mode on the device (§9.2–§9.4): `xCommand License Smart Register`,
@@ -70,10 +72,21 @@ const shown = (t: string) => (t === '' ? '' : isoSeconds(t));
 // ---------------------------------------------------------------------------------------
 // what is due (§9.3)
 
-type DueKind = 'register' | 'renewId' | 'renewAuth';
+type DueKind = 'register' | 'renewId' | 'renewAuth' | 'usage';
 
-/** The earliest scheduled attempt due by `now`, or undefined. */
-export function dueAttempt(section: RegistrationSection, now: Date): { kind: DueKind; at: Date } | undefined {
+/** Whether what is in use differs from what the CSSM was last told. */
+function usageChanged(state: DeviceState): boolean {
+  const reported = readUsage(state).reported;
+  const now = usageReport(state);
+  return now.length !== Object.keys(reported).length || now.some((e) => reported[e.tag] !== e.count);
+}
+
+/**
+ * The earliest scheduled attempt due by `now`, or undefined. Usage goes with every
+ * authorization renewal, and at the 6-hour mark when it changed since the last report.
+ */
+export function dueAttempt(state: DeviceState, now: Date): { kind: DueKind; at: Date } | undefined {
+  const section = readRegistration(state);
   const t = now.getTime();
   if (section.phase === 'pending') {
     const at = Date.parse(section.nextRenewalAttempt);
@@ -85,6 +98,8 @@ export function dueAttempt(section: RegistrationSection, now: Date): { kind: Due
     { kind: 'renewId', at: Date.parse(section.nextRenewalAttempt) },
     { kind: 'renewAuth', at: Date.parse(section.authorization.nextAttempt) },
   ];
+  const nextReport = Date.parse(readUsage(state).nextReport);
+  if (!Number.isNaN(nextReport) && nextReport <= t && usageChanged(state)) candidates.push({ kind: 'usage', at: nextReport });
   const due = candidates.filter((c) => !Number.isNaN(c.at) && c.at <= t && c.at < expires).sort((a, b) => a.at - b.at)[0];
   return due ? { kind: due.kind, at: new Date(due.at) } : undefined;
 }
@@ -141,9 +156,15 @@ export function settle(ctx: DeviceContext, attempt: Attempt, result: Result, ski
   const until = attempt.scheduled && !result.ok && !result.refused ? skipUntil?.getTime() : undefined;
   section.transportUrl = attempt.routeUrl ?? section.transportUrl;
   switch (attempt.kind) {
-    case 'register':
+    case 'register': {
       settleRegister(section, attempt, result, at, until);
+      if (result.ok) {
+        const usage = editUsage(ctx);
+        usage.reported = {};
+        usage.nextReport = iso(atMs + USAGE_REPORT_MS);
+      }
       break;
+    }
     case 'renewId':
       section.lastRenewalAttempt = attempt.at;
       if (result.ok) {
@@ -165,8 +186,16 @@ export function settle(ctx: DeviceContext, attempt: Attempt, result: Result, ski
     case 'renewAuth': {
       const auth = section.authorization;
       auth.lastAttempt = attempt.at;
+      const usage = editUsage(ctx);
+      if (result.ok || attempt.usageReport) usage.nextReport = iso(atMs + USAGE_REPORT_MS);
       if (result.ok) {
+        const sent = (attempt.request.body as { entitlements?: { tag: string; count: number }[] }).entitlements ?? [];
+        usage.reported = Object.fromEntries(sent.map((e) => [e.tag, e.count]));
         applyGrant(section, (result.body as RenewAuthReply).authorization, at);
+      } else if (attempt.usageReport && !result.refused) {
+        // A usage report that did not get through waits for the next 6-hour mark (or the next renewal).
+        auth.failureReason = `${AUTH_FAILED_PREFIX}${failureText(result)}`;
+        if (until !== undefined) usage.nextReport = iso(atMs + Math.ceil((until - atMs + 1) / USAGE_REPORT_MS) * USAGE_REPORT_MS);
       } else if (result.refused && (result.code === 'instance.unknown' || result.code === 'certificate.invalid')) {
         dropRegistration(ctx, section, result);
       } else {
@@ -233,8 +262,17 @@ function settleRegister(section: RegistrationSection, attempt: Attempt, result: 
   section.lastRenewalAttempt = lastSlot(at.getTime(), section.nextRenewalAttempt);
 }
 
+/** Unregistered: nothing is reported any more. */
+function forgetReports(ctx: DeviceContext): void {
+  if (readUsage(ctx.state).nextReport === '' && Object.keys(readUsage(ctx.state).reported).length === 0) return;
+  const usage = editUsage(ctx);
+  usage.reported = {};
+  usage.nextReport = '';
+}
+
 /** The CSSM no longer knows this instance (removed there): the device is unregistered. */
 function dropRegistration(ctx: DeviceContext, section: RegistrationSection, result: Extract<Result, { ok: false; refused: true }>): void {
+  forgetReports(ctx);
   Object.assign(section, {
     ...unregistered(section.deviceKey),
     failureReason: `The CSSM no longer accepts this registration: ${result.message}`,
@@ -242,7 +280,6 @@ function dropRegistration(ctx: DeviceContext, section: RegistrationSection, resu
     transportUrl: section.transportUrl,
     revision: section.revision,
   } satisfies RegistrationSection);
-  void ctx;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -356,15 +393,18 @@ function registrationStatusPart(ctx: DeviceContext, license: StatusObject): void
 
 /** The remote catch-up (§9.3): every renewal or retry that fell due, earliest first, each at its own time. */
 const remote = {
-  due: (state: DeviceState, now: Date) => smartLicensingAvailable(state) && dueAttempt(readRegistration(state), now) !== undefined,
+  due: (state: DeviceState, now: Date) => smartLicensingAvailable(state) && dueAttempt(state, now) !== undefined,
   run: async (io: RemoteIo) => {
     const planned = await io.read(async (ctx) => {
       const section = readRegistration(ctx.state);
-      const due = dueAttempt(section, ctx.now());
+      const due = dueAttempt(ctx.state, ctx.now());
       if (!due) return undefined;
       const { planAttempt } = await client();
       const opts = due.kind === 'register' ? { token: section.pendingToken, force: section.pendingForce, scheduled: true } : { scheduled: true };
-      return { attempt: await planAttempt(ctx.state, due.kind, due.at, ctx.rng, opts), state: ctx.state, now: ctx.now() };
+      const kind = due.kind === 'usage' ? 'renewAuth' : due.kind;
+      const attempt = await planAttempt(ctx.state, kind, due.at, ctx.rng, opts);
+      if (due.kind === 'usage') attempt.usageReport = true;
+      return { attempt, state: ctx.state, now: ctx.now() };
     });
     if (!planned) return;
     const result = (await perform(planned, io.services)) as Result;
@@ -383,7 +423,7 @@ export const registration: Subsystem = {
     // Expiries need no network: the ID certificate or the authorization ran out (§9.3).
     due: (state, now) => {
       const s = state.registration as RegistrationSection | undefined;
-      if (!s || s.phase !== 'registered') return false;
+      if (s?.phase !== 'registered') return false;
       const t = now.getTime();
       return (
         Date.parse(s.registrationExpires) <= t ||
@@ -466,6 +506,7 @@ export const registration: Subsystem = {
           const r = result as Result | undefined;
           const reached = localOnly || (r !== undefined && (r.ok || (r.refused && r.code === 'instance.unknown')));
           Object.assign(section, { ...unregistered(section.deviceKey), transportUrl: section.transportUrl, revision: section.revision });
+          forgetReports(ctx);
           setAlarms(ctx, section);
           const outcome: CommandOutcome = reached
             ? { fields: { Registration: REGISTRATION_STATUS.unregistered } }
@@ -486,6 +527,29 @@ export const registration: Subsystem = {
         prepare: async (ctx) => {
           refuseUnlessRegistered(ctx.state, 'renew the authorization');
           return { ...(await plan(ctx, 'renewAuth')), state: ctx.state };
+        },
+        perform,
+        settle: (ctx, p, result) => {
+          if (!settle(ctx, (p as Plan).attempt, result as Result)) changedMeanwhile();
+          const s = readRegistration(ctx.state);
+          return { fields: { ...outcomeFields(ctx), ...(s.authorization.failureReason ? { FailureReason: s.authorization.failureReason } : {}) } };
+        },
+      },
+    },
+    {
+      path: ['License', 'Smart', 'Usage', 'Update'],
+      help: 'Reports the licences in use to the CSSM now (it reports by itself every 6 hours when they change) and takes its authorization.',
+      params: [],
+      mutates: true,
+      handler: () => {
+        throw new Error('Usage Update is a remote command');
+      },
+      remote: {
+        prepare: async (ctx) => {
+          refuseUnlessRegistered(ctx.state, 'update the usage');
+          const planned = await plan(ctx, 'renewAuth');
+          planned.attempt.usageReport = true;
+          return { ...planned, state: ctx.state };
         },
         perform,
         settle: (ctx, p, result) => {

@@ -1,3 +1,4 @@
+import { parseSlrDate } from '../codes/dates.js';
 import type { Entitlement } from '../codes/types.js';
 import type { DeviceContext } from './context.js';
 import type { SectionSpec } from './model.js';
@@ -157,3 +158,21 @@ export const reservationSection: SectionSpec = {
   reset: 'smart-licensing',
   restoreOntoOther: 'fresh',
 };
+
+const DAY_MS = 86_400_000;
+
+export type EntitlementStatus = 'Authorized' | 'Not Authorized' | 'Expired';
+
+/**
+ * A term entitlement is valid from the start of its start day to the end of its end day
+ * (UTC). Past its end it shows Expired; enforcement waits for a restart (§9, seed).
+ */
+export function entitlementStatus(e: Entitlement, now: Date): EntitlementStatus {
+  if (e.licenseType !== 'TERM') return 'Authorized';
+  const start = parseSlrDate(e.startDate);
+  const end = parseSlrDate(e.endDate);
+  const t = now.getTime();
+  if (end && t >= end.getTime() + DAY_MS) return 'Expired';
+  if (start && t < start.getTime()) return 'Not Authorized';
+  return 'Authorized';
+}

@@ -1,10 +1,9 @@
 import { catalogueEntry, loadCatalogue, type CatalogueEntry } from '../catalogue.js';
-import { parseSlrDate } from '../codes/dates.js';
 import type { Entitlement } from '../codes/types.js';
 import type { StatusObject } from '../xapi/types.js';
 import type { DeviceContext } from './context.js';
 import { smartLicensingAvailable } from './licensing.js';
-import { readReservation, reservationEnabled, reservationStatus, type InstalledReservation } from './reservation-state.js';
+import { entitlementStatus, readReservation, reservationEnabled, reservationStatus, type InstalledReservation } from './reservation-state.js';
 
 /**
  * The reservation's part of `xStatus License Smart` (§4, §6.2): Registration and
@@ -12,23 +11,7 @@ import { readReservation, reservationEnabled, reservationStatus, type InstalledR
  * array. Consumption (InUse, "Not Authorized" over the count) is the later wave's (§9).
  */
 
-const DAY_MS = 86_400_000;
-
-export type EntitlementStatus = 'Authorized' | 'Not Authorized' | 'Expired';
-
-/**
- * A term entitlement is valid from the start of its start day to the end of its end day
- * (UTC). Past its end it shows Expired; enforcement waits for a restart (§9, seed).
- */
-export function entitlementStatus(e: Entitlement, now: Date): EntitlementStatus {
-  if (e.licenseType !== 'TERM') return 'Authorized';
-  const start = parseSlrDate(e.startDate);
-  const end = parseSlrDate(e.endDate);
-  const t = now.getTime();
-  if (end && t >= end.getTime() + DAY_MS) return 'Expired';
-  if (start && t < start.getTime()) return 'Not Authorized';
-  return 'Authorized';
-}
+export { entitlementStatus, type EntitlementStatus } from './reservation-state.js';
 
 function isAdvancedAccountSecurity(e: Entitlement): boolean {
   const entry = catalogueEntry(e.tag);

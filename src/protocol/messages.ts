@@ -169,3 +169,5 @@ export const AUTH_RENEW_INTERVAL_MS = 30 * DAY_MS;
 export const AUTH_VALIDITY_MS = 90 * DAY_MS;
 export const OUT_OF_COMPLIANCE_RETRY_MS = 12 * 60 * MINUTE_MS;
 export const RETRY_MS = 15 * MINUTE_MS;
+/** Usage goes to the CSSM every 6 hours (when it changed since the last report). */
+export const USAGE_REPORT_MS = 6 * 60 * MINUTE_MS;

@@ -233,7 +233,7 @@ export class Session {
         outcome = r.result;
         wrote = r.changed;
       } else if (spec.mutates) {
-        const r = await this.device.change(run);
+        const r = spec.peers ? await this.device.changeWithPeers(run) : await this.device.change(run);
         outcome = r.result;
         wrote = r.changed;
       } else {

@@ -118,6 +118,8 @@ export interface CommandSpec<Ctx = unknown> {
   mutates: boolean;
   /** The simulator's own controls, marked in help as not part of Expressway. */
   simulator?: boolean;
+  /** The handler may change other devices of the home in the same transaction (`ctx.peer`: a cluster's peers). */
+  peers?: boolean;
   handler: (ctx: Ctx, params: ParamValues) => CommandOutcome | Promise<CommandOutcome>;
   /**
    * A command that talks to the outside world (§12), instead of `handler`: `prepare` runs

@@ -52,7 +52,7 @@ describe('ServiceSelect (§8.2): every brand transition', () => {
     expect((await d.state()).type).toBe('ExpresswayE');
     await d.run('xcommand ServiceSelect Brand: Expressway Type: ExpresswayC');
     expect((await d.state()).type).toBe('ExpresswayC');
-    expect((await d.state()).licensing).toEqual({ evaluationStartedAt: evaluation });
+    expect((await d.state()).licensing).toEqual({ evaluationStartedAt: evaluation, pausedAt: evaluation });
   });
 
   it('selecting what the system already is changes nothing (no write)', async () => {

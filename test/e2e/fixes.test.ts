@@ -180,7 +180,7 @@ describe('devices remove', () => {
     expect(forced).toEqual({
       exitCode: 0,
       stdout: "Removed device 'expressway'.\n",
-      stderr: "exsh: warning: device 'expressway' removed with --force: a reservation request is in progress (serial " + serial + ').\n',
+      stderr: `exsh: warning: device 'expressway' removed with --force: a reservation request is in progress (serial ${serial}).\n`,
     });
   });
 });

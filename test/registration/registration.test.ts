@@ -273,6 +273,7 @@ describe('timers (§9.3)', () => {
 
   it('the evaluation does not count while registered, and counts again after Deregister', async () => {
     const t = await connectedDevice();
+    await t.run('xCommand Simulator Traffic Set VideoCalls: 3');
     await advance(t, 10);
     await t.run(`xCommand License Smart Register IdToken: ${t.token()}`);
     await advance(t, 100);

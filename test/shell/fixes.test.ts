@@ -38,6 +38,7 @@ describe('help inside the shell', () => {
 describe('the simulated clock', () => {
   it('stops at the end of year 9999: moving it further is refused and every status stays valid', async () => {
     const d = await testDevice();
+    await d.run('xCommand Simulator Traffic Set VideoCalls: 1');
     await d.run('xCommand Simulator Clock Set Time: "9999-12-01T00:00:00Z"');
     const refused = await d.run('xCommand Simulator Clock Advance Days: 3650');
     expect(refused).toContain('Reason: "The simulated clock cannot go past 9999-12-31T23:59:59Z (it is 9999-12-01T00:00:00Z now)."');

@@ -27,8 +27,10 @@ describe('help (§2.5)', () => {
 
   it('xCommand ? and xStatus ? list the top-level nodes', async () => {
     const s = await session();
-    expect(await run(s, 'xCommand ?')).toBe('- User Commands -\n\nLicense         ServiceSelect   OptionKey       Simulator\n\nOK\n');
-    expect(await run(s, 'xStatus ?')).toBe('- Status -\n\nSystemUnit      License         OptionKey       Alarm\nFactoryReset\n\nOK\n');
+    expect(await run(s, 'xCommand ?')).toBe('- User Commands -\n\nLicense         ServiceSelect   OptionKey       Simulator\nBoot\n\nOK\n');
+    expect(await run(s, 'xStatus ?')).toBe(
+      '- Status -\n\nSystemUnit      License         OptionKey       Alarm\nFactoryReset    ResourceUsage   Cluster\n\nOK\n',
+    );
     expect(await run(s, 'xConfiguration ?')).toBe('- User Configurations -\n\nSystemUnit      IP              License         Services\n\nOK\n');
   });
 
@@ -119,6 +121,11 @@ describe('clock and evaluation (§5.4)', () => {
     const s = await session();
     expect(await run(s, 'xStatus License Smart Evaluation DaysRemaining')).toContain('DaysRemaining: 90');
     expect(await run(s, 'xStatus License Smart Authorization Status')).toContain('Status: "Evaluation Mode"');
+    // The evaluation counts only while licences are in use (§9.3).
+    await run(s, 'xCommand Simulator Clock Advance Days: 30');
+    expect(await run(s, 'xStatus License Smart Evaluation')).toContain('DaysRemaining: 90\n        Status: "Not In Use"');
+    await run(s, 'xCommand Simulator Traffic Set VideoCalls: 1');
+    expect(await run(s, 'xStatus License Smart Evaluation Status')).toContain('Status: "In Use"');
     await run(s, 'xCommand Simulator Clock Advance Days: 89 Hours: 12');
     expect(await run(s, 'xStatus License Smart Evaluation DaysRemaining')).toContain('DaysRemaining: 1');
     await run(s, 'xCommand Simulator Clock Advance Hours: 12');

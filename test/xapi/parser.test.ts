@@ -281,7 +281,7 @@ describe('xCommand', () => {
     ],
     ['xCommand Simulator Clock Advance Minutes:', 'xapi.badParameter', 'Missing value for parameter Minutes.'],
     ['xCommand Simulator Clock Set a b', 'xapi.badParameter', 'Parameter Time was given more than once.'],
-    ['xCommand Nope', 'xapi.noMatch', "Unknown command: there is no 'Nope' under xCommand (expected License, ServiceSelect, OptionKey, Simulator)."],
+    ['xCommand Nope', 'xapi.noMatch', "Unknown command: there is no 'Nope' under xCommand (expected License, ServiceSelect, OptionKey, Simulator, Boot)."],
   ])('%s', (line, code, message) => {
     const e = errorOf(line);
     expect([e.code, e.message]).toEqual([code, message]);
