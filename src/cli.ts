@@ -24,6 +24,9 @@ export interface CommandArgs {
   'devices.create': [name: string, opts: { brand: 'Expressway' | 'VCS'; type?: 'ExpresswayC' | 'ExpresswayE' }];
   'devices.show': [name: string, opts: { json?: boolean }];
   'devices.remove': [name: string, opts: { force?: boolean }];
+  'cluster.create': [name: string, opts: { peers?: string }];
+  'cluster.list': [opts: { json?: boolean }];
+  'cluster.remove': [name: string];
   'cssm.init': [opts: import('./commands/cssm.js').InitOptions];
   'cssm.licenses': [opts: { virtualAccount?: string; json?: boolean }];
   'cssm.reserve': [opts: import('./commands/cssm.js').ReserveOptions];
@@ -36,6 +39,7 @@ export interface CommandArgs {
   'cssm.tokens.list': [opts: { virtualAccount?: string; json?: boolean }];
   'cssm.tokens.revoke': [token: string, opts: { json?: boolean }];
   'cssm.serve': [opts: import('./commands/serve.js').ServeOptions];
+  serve: [opts: import('./commands/serve-device.js').ServeDevicesOptions];
   'trust.add': [file: string, opts: { name?: string }];
   'trust.list': [opts: { json?: boolean }];
   'trust.remove': [ref: string];
@@ -57,6 +61,9 @@ const LOADERS: { [K in CommandName]: () => Promise<Impl> } = {
   'devices.create': async () => (await import('./commands/devices.js')).devicesCreate,
   'devices.show': async () => (await import('./commands/devices.js')).devicesShow,
   'devices.remove': async () => (await import('./commands/devices.js')).devicesRemove,
+  'cluster.create': async () => (await import('./commands/cluster.js')).clusterCreate,
+  'cluster.list': async () => (await import('./commands/cluster.js')).clusterList,
+  'cluster.remove': async () => (await import('./commands/cluster.js')).clusterRemove,
   'cssm.init': async () => (await import('./commands/cssm.js')).cssmInit,
   'cssm.licenses': async () => (await import('./commands/cssm.js')).cssmLicenses,
   'cssm.reserve': async () => (await import('./commands/cssm.js')).cssmReserve,
@@ -69,6 +76,7 @@ const LOADERS: { [K in CommandName]: () => Promise<Impl> } = {
   'cssm.tokens.list': async () => (await import('./commands/cssm.js')).cssmTokensList,
   'cssm.tokens.revoke': async () => (await import('./commands/cssm.js')).cssmTokensRevoke,
   'cssm.serve': async () => (await import('./commands/serve.js')).cssmServe,
+  serve: async () => (await import('./commands/serve-device.js')).serveDevices,
   'trust.add': async () => (await import('./commands/trust.js')).trustAdd,
   'trust.list': async () => (await import('./commands/trust.js')).trustList,
   'trust.remove': async () => (await import('./commands/trust.js')).trustRemove,
@@ -206,6 +214,24 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--force', 'remove it even though it holds licences at the CSSM (they stay there until released)')
     .action((name: string, o: { force?: boolean }) => run('devices.remove', [name, o]));
 
+  const cluster = program.command('cluster').description('clusters of 2 to 6 Expressways of this home that share licences');
+  cluster
+    .command('create')
+    .description('make a cluster; every peer must be an Expressway that is registered or reserved, in no other cluster')
+    .argument('<name>', 'cluster name')
+    .requiredOption('--peers <names>', 'the devices, comma-separated (the first is the primary), 2 to 6')
+    .action((name: string, o: CommandArgs['cluster.create'][1]) => run('cluster.create', [name, o]));
+  cluster
+    .command('list')
+    .description('list the clusters and their peers')
+    .option('--json', 'print a JSON array (also with --output json)')
+    .action((o: { json?: boolean }) => run('cluster.list', [o]));
+  cluster
+    .command('remove')
+    .description('dissolve a cluster: its peers stop sharing licences and every loan returns')
+    .argument('<name>', 'cluster name')
+    .action((name: string) => run('cluster.remove', [name]));
+
   const cssm = program
     .command('cssm')
     .description('the simulated Cisco Smart Software Manager: inventory, reservations, registration tokens, product instances');
@@ -299,6 +325,32 @@ Exit status: 0 every line succeeded; 1 a line ended in ERROR or "Command not rec
     .option('--port <n>', 'the port, 0 to 65535 (default: 0, any free port)')
     .option('--json', 'print one JSON line with the URLs, the root CA path and the API client')
     .action((o: CommandArgs['cssm.serve'][0]) => run('cssm.serve', [o]));
+
+  program
+    .command('serve')
+    .description('serve devices of this home to real clients: SSH (the admin xAPI shell and the root shell) and the REST API over HTTPS; runs until Ctrl+C')
+    .option('--ssh <port>', 'SSH on this port for the first device, the next port for the next (0: any free port for each)')
+    .option('--https <port>', 'the REST API over HTTPS on this port (0: any free port)')
+    .option('--host <addr>', 'the address to listen on (default: 127.0.0.1, loopback only)')
+    .option('--device <name>', 'a device to serve (repeatable; default: the global --device, else expressway)')
+    .option(
+      '--password-file <file>',
+      'the password for admin and root: the first line of this private (0600) file (else EXSH_SSH_PASSWORD, else one is generated and printed)',
+    )
+    .option('--json', 'print one JSON line with the ports, the user, a generated password and the host key fingerprint')
+    .action((o: Omit<CommandArgs['serve'][0], 'devices'>, cmd: Command) => {
+      // The program's own --device takes every --device on the line, so the ones given to
+      // serve are read from the arguments after its name (repeatable, in order).
+      const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? [];
+      const devices: string[] = [];
+      for (let i = raw.indexOf('serve') + 1; i > 0 && i < raw.length; i++) {
+        const arg = raw[i] as string;
+        if (arg === '--') break;
+        if (arg === '--device' && i + 1 < raw.length) devices.push(raw[++i] as string);
+        else if (arg.startsWith('--device=')) devices.push(arg.slice('--device='.length));
+      }
+      return run('serve', [{ ...o, devices: devices.length > 0 ? devices : undefined }]);
+    });
 
   const trust = program.command('trust').description("manage the device's trust store: the authority keys whose authorization codes it accepts");
   trust

@@ -21,8 +21,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cssm/'],
   ['net/'],
   ['shell/'],
+  ['serve/'],
   ['commands/'],
-  ['cli.ts', 'bench.ts', 'scripts/'],
+  ['cli.ts', 'bench.ts', 'testing.ts', 'scripts/'],
 ];
 
 function layerOf(file: string): number {

@@ -181,7 +181,7 @@ describe('usage errors exit 2', () => {
     ],
     [
       ['cssmm'],
-      "exsh: Unknown command 'cssmm'; the commands are run, tsh, devices, cssm, trust, factory-reset, backup. Did you mean 'cssm'? [cli.unknownCommand]",
+      "exsh: Unknown command 'cssmm'; the commands are run, tsh, devices, cluster, cssm, serve, trust, factory-reset, backup. Did you mean 'cssm'? [cli.unknownCommand]",
     ],
     [['backup'], 'Usage: exsh backup [options] [command]'],
     [['--now', 'yesterday', '-c', 'xStatus'], "exsh: Invalid --now 'yesterday': expected an ISO 8601 time such as 2026-03-01T10:15:00Z. [cli.badNow]"],
