@@ -1,3 +1,4 @@
+import { listen, urlHost } from './listen.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -125,7 +126,7 @@ export async function startCssmServer(opts: CssmServerOptions): Promise<CssmServ
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await listen(server, host, opts.port ?? 0);
+  await listen(server, host, opts.port ?? 0, { what: '', option: '--port' });
   const port = (server.address() as AddressInfo).port;
   const base = `https://${urlHost(host)}:${port}`;
   const urls: ServeUrls = {
@@ -167,50 +168,6 @@ export async function startCssmServer(opts: CssmServerOptions): Promise<CssmServ
     return closing;
   };
   return { host, port, urls, rootCaPath: pki.rootCertPath, client, close };
-}
-
-// ---------------------------------------------------------------------------------------
-// listening
-
-/** How a host appears in a URL; a wildcard address is reached through loopback. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '[::1]';
-  if (host.includes(':') && !host.startsWith('[')) return `[${host}]`;
-  return host;
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(bindError(e, host, port));
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port, exclusive: true });
-  });
-}
-
-function bindError(e: NodeJS.ErrnoException, host: string, port: number): ExshError {
-  const where = `${host} port ${port}`;
-  switch (e.code) {
-    case 'EADDRINUSE':
-      return new ExshError('serve.addressInUse', `Cannot serve on ${where}: the port is already in use (--port 0 picks a free one).`);
-    case 'EACCES':
-    case 'EPERM':
-      return new ExshError('serve.cannotBind', `Cannot serve on ${where}: permission denied (ports below 1024 need privileges).`);
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ExshError('serve.cannotBind', `Cannot serve on ${where}: no such address on this machine.`);
-    default:
-      return new ExshError('serve.cannotBind', `Cannot serve on ${where}: ${e.message}.`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { listen, urlHost } from '../net/listen.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -114,7 +115,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await listen(server, host, opts.port);
+  await listen(server, host, opts.port, { what: 'HTTPS', option: '--https' });
   const port = (server.address() as AddressInfo).port;
   const url = `https://${urlHost(host)}:${port}`;
 
@@ -330,48 +331,4 @@ async function readObject(req: IncomingMessage, fields: readonly string[], empty
     throw badField(printable(unknown).slice(0, 64), `Unknown field ${printable(unknown).slice(0, 64)}: ${known}.`);
   }
   return value as Record<string, unknown>;
-}
-
-// ---------------------------------------------------------------------------------------
-// listening
-
-/** How a host appears in a URL; a wildcard address is reached through loopback. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '[::1]';
-  if (host.includes(':') && !host.startsWith('[')) return `[${host}]`;
-  return host;
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(bindError(e, host, port));
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port, exclusive: true });
-  });
-}
-
-function bindError(e: NodeJS.ErrnoException, host: string, port: number): ExshError {
-  const where = `${host} port ${port}`;
-  switch (e.code) {
-    case 'EADDRINUSE':
-      return new ExshError('serve.addressInUse', `Cannot serve HTTPS on ${where}: the port is already in use (--https 0 picks a free one).`);
-    case 'EACCES':
-    case 'EPERM':
-      return new ExshError('serve.cannotBind', `Cannot serve HTTPS on ${where}: permission denied (ports below 1024 need privileges).`);
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ExshError('serve.cannotBind', `Cannot serve HTTPS on ${where}: no such address on this machine.`);
-    default:
-      return new ExshError('serve.cannotBind', `Cannot serve HTTPS on ${where}: ${e.message}.`);
-  }
 }

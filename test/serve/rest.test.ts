@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { execa } from 'execa';
@@ -13,6 +12,7 @@ import { AUTHORIZATION_VALUES, REGISTRATION_VALUES, restDate, restValue } from '
 import { startRestServer, type RestServer } from '../../src/serve/rest.js';
 import { Session } from '../../src/shell/session.js';
 import { cleanHomes, NOW, runExsh, tempHome } from '../helpers/exsh.js';
+import { call as httpsCall, type HttpResult } from '../net/helpers.js';
 
 /**
  * The Expressway REST API for licensing (§11, docs/rest.md), served in-process on a home
@@ -58,13 +58,6 @@ async function serve(opts: { devices?: string[]; brand?: 'VCS' } = {}): Promise<
   return { home, ctx, server, ca: readFileSync(rootCertPath(home), 'utf8'), stderr };
 }
 
-interface HttpResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
-
 function call(
   s: Served,
   method: string,
@@ -72,36 +65,16 @@ function call(
   opts: { body?: string | Buffer; auth?: string | null; headers?: Record<string, string> } = {},
 ): Promise<HttpResult> {
   const auth = opts.auth === undefined ? `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` : opts.auth;
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${s.server.url}${path}`,
-      {
-        method,
-        ca: s.ca,
-        headers: {
-          ...(auth === null ? {} : { authorization: auth }),
-          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
+  return httpsCall(`${s.server.url}${path}`, {
+    ca: s.ca,
+    method,
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    chunked: opts.headers?.['transfer-encoding'] === 'chunked',
+    headers: {
+      ...(auth === null ? {} : { authorization: auth }),
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...opts.headers,
+    },
   });
 }
 

@@ -1,0 +1,51 @@
+import type { Server } from 'node:net';
+import { ExshError } from '../errors.js';
+
+/** Listening for the servers (exsh cssm serve, exsh serve --https): one place for bind errors. */
+
+/** How a host appears in a URL; a wildcard address is reached through loopback. */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  if (host.includes(':') && !host.startsWith('[')) return `[${host}]`;
+  return host;
+}
+
+/** Where the error messages say the server was: `what` names it ("HTTPS"), `option` the flag that picks a free port. */
+export interface ListenLabel {
+  what: string;
+  option: string;
+}
+
+export function listen(server: Server, host: string, port: number, label: ListenLabel): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      reject(bindError(e, host, port, label));
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port, exclusive: true });
+  });
+}
+
+export function bindError(e: NodeJS.ErrnoException, host: string, port: number, label: ListenLabel): ExshError {
+  const where = `${label.what ? `${label.what} ` : ''}on ${host} port ${port}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return new ExshError('serve.addressInUse', `Cannot serve ${where}: the port is already in use (${label.option} 0 picks a free one).`);
+    case 'EACCES':
+    case 'EPERM':
+      return new ExshError('serve.cannotBind', `Cannot serve ${where}: permission denied (ports below 1024 need privileges).`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ExshError('serve.cannotBind', `Cannot serve ${where}: no such address on this machine.`);
+    default:
+      return new ExshError('serve.cannotBind', `Cannot serve ${where}: ${e.message}.`);
+  }
+}
