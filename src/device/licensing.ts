@@ -220,7 +220,8 @@ export const licensing: Subsystem = {
           Enabled: 'True',
           Registration: { Status: 'Unregistered' },
           Authorization: { Status: days > 0 ? 'Evaluation Mode' : 'Evaluation Expired' },
-          Evaluation: { DaysRemaining: days, Status: days === 0 ? 'Expired' : inUse(ctx.state) ? 'In Use' : 'Not In Use' },
+          // Counting only while in use and neither registered nor reserved (§9.3): otherwise it stands still.
+          Evaluation: { DaysRemaining: days, Status: days === 0 ? 'Expired' : evaluationPaused(ctx.state) ? 'Not In Use' : 'In Use' },
           SmartAccount: '',
           VirtualAccount: '',
           ExportControlled: 'Not Allowed',

@@ -378,8 +378,6 @@ function registrationStatusPart(ctx: DeviceContext, license: StatusObject): void
     FailureReason: registered ? auth.failureReason : '',
   };
   if (registered) {
-    const evaluationNode = smart.Evaluation as StatusObject | undefined;
-    if (evaluationNode && evaluationNode.Status === 'In Use') smart.Evaluation = { ...evaluationNode, Status: 'Not In Use' };
     smart.SmartAccount = section.smartAccount;
     smart.VirtualAccount = section.virtualAccount;
     smart.ExportControlled = section.exportControlled ? 'Allowed' : 'Not Allowed';

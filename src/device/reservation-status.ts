@@ -90,8 +90,6 @@ export function reservationStatusPart(ctx: DeviceContext, license: StatusObject)
     Status: installed.type === 'PLR' ? 'Registered - Permanent License Reservation' : 'Registered - Specific License Reservation',
   };
   smart.Authorization = { ...(smart.Authorization as StatusObject), Status: 'Authorized - Reserved' };
-  const evaluation = smart.Evaluation as StatusObject | undefined;
-  if (evaluation && evaluation.Status === 'In Use') smart.Evaluation = { ...evaluation, Status: 'Not In Use' };
   smart.ExportControlled = exportControlAllowed(installed) ? 'Allowed' : 'Not Allowed';
   smart.Entitlement = entitlementItems(installed, ctx.now());
 }

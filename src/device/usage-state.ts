@@ -133,11 +133,12 @@ export const KIND_OF_TRAFFIC: Record<TrafficKind, LicenceUseKind> = { video: 'rm
 // ---------------------------------------------------------------------------------------
 // validation
 
-function trafficProblem(t: unknown, what: string): string | undefined {
+/** Counts now and peaks are at most what Traffic Set takes; refusals add up without bound. */
+function trafficProblem(t: unknown, what: string, max: number): string | undefined {
   if (!isObject(t)) return `usage ${what} is not an object`;
   for (const k of TRAFFIC_KINDS) {
     const v = t[k];
-    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > TRAFFIC_MAX * 4) return `usage ${what}.${k} is invalid`;
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) return `usage ${what}.${k} is invalid`;
   }
   return undefined;
 }
@@ -147,8 +148,12 @@ export const usageSection: SectionSpec = {
   validate: (raw) => {
     if (raw === undefined) return undefined;
     if (!isObject(raw)) return 'usage is not an object';
-    for (const what of ['current', 'peak', 'refused'] as const) {
-      const p = trafficProblem(raw[what], what);
+    for (const [what, max] of [
+      ['current', TRAFFIC_MAX],
+      ['peak', TRAFFIC_MAX],
+      ['refused', Number.MAX_SAFE_INTEGER],
+    ] as const) {
+      const p = trafficProblem(raw[what], what, max);
       if (p) return p;
     }
     if (typeof raw.exportReached !== 'boolean') return 'usage exportReached is invalid';
