@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { formatUdi } from '../codes/udi.js';
 import { readCluster } from '../device/cluster-state.js';
 import type { Device } from '../device/device.js';
-import { readReservation, registeredToCssm } from '../device/reservation-state.js';
+import { holdsRegistration } from '../device/registration-state.js';
+import { readReservation } from '../device/reservation-state.js';
 import type { Brand, DeviceState, ProductType } from '../device/state.js';
 import { productName } from '../device/systemunit.js';
 import { ExshError, StoreError, usageError } from '../errors.js';
@@ -112,7 +113,7 @@ async function stranded(device: Device): Promise<string | undefined> {
   if (request) {
     return `a reservation request is in progress (serial ${serial}): if the CSSM has reserved licences for it, they would stay reserved. Cancel it first (xCommand License Smart Reservation Cancel, and ReturnAuthorization for a code that was issued), or give --force and release them with exsh cssm remove --instance ${serial} --force`;
   }
-  if (registeredToCssm(state)) {
+  if (holdsRegistration(state)) {
     return `it is registered to the CSSM (serial ${serial}): the product instance would stay there. Deregister it first (xCommand License Smart Deregister), or give --force and remove the instance with exsh cssm remove --instance ${serial} --force`;
   }
   return undefined;

@@ -1,5 +1,6 @@
 import type { RemoteEnv } from '../device/registration-client.js';
 import type { CssmEnv } from '../cssm/service.js';
+import { readRootFile } from '../pki/store.js';
 
 /**
  * What a device is given for the outside world (§9.5): the link to the CSSM, made on
@@ -17,11 +18,7 @@ export function remoteEnv(home: string, cssmUrl: string | undefined, cssm: () =>
       });
       return link;
     },
-    rootCertificate: () => {
-      const { readFileSync, existsSync } = process.getBuiltinModule('node:fs');
-      const { join } = process.getBuiltinModule('node:path');
-      const path = join(home, 'cssm', 'pki', 'root-ca.pem');
-      return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-    },
+    // Read as the PKI reads it: a private file, never through a symlink.
+    rootCertificate: () => readRootFile(home),
   };
 }

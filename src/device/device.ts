@@ -203,24 +203,29 @@ export class Device {
   /**
    * Makes every remote attempt that fell due (§9.3), earliest first, before a request
    * runs. A burst's changes are committed first: nothing waits on the network with the
-   * lock held. Bounded, so a clock moved years ahead cannot loop for ever.
+   * lock held. Bounded, so a clock moved years ahead cannot loop for ever. `known` is
+   * the state the caller has just read; true when an attempt was made.
    */
-  async syncRemote(): Promise<void> {
-    if (this.syncing || this.services === undefined || this.model.remoteSteps.length === 0) return;
+  async syncRemote(known?: DeviceState): Promise<boolean> {
+    if (this.syncing || this.services === undefined || this.model.remoteSteps.length === 0) return false;
     this.syncing = true;
+    let ran = false;
     try {
       const io: RemoteIo = { services: this.services, read: (fn) => this.view(fn), change: async (fn) => (await this.change(fn)).result };
+      let base = known ?? (await this.read());
       for (let i = 0; i < MAX_REMOTE_ATTEMPTS; i++) {
-        const base = await this.read();
         const now = this.nowFor(base);
         const step = this.model.remoteSteps.find((s) => s.due(base, now));
-        if (!step) return;
+        if (!step) break;
         if (this.bursting) this.flush();
         await step.run(io);
+        ran = true;
+        base = await this.read();
       }
     } finally {
       this.syncing = false;
     }
+    return ran;
   }
 
   /**
@@ -228,8 +233,8 @@ export class Device {
    * due is persisted by the next change.
    */
   async view<T>(fn: (ctx: DeviceContext) => T | Promise<T>): Promise<T> {
-    await this.syncRemote();
-    const base = await this.read();
+    let base = await this.read();
+    if (await this.syncRemote(base)) base = await this.read();
     const now = this.nowFor(base);
     if (!this.model.catchUps.some((s) => s.due(base, now))) return fn(this.readContext(base));
     const work = new WorkingState(base);
@@ -322,7 +327,7 @@ export class Device {
         if (!doc) return undefined;
         const work = new WorkingState(doc);
         const peerCtx = workingContext(work, name, (state) => this.nowFor(state), this.rngFor(doc, `peer/${this.name}`), open);
-        for (const step of this.model.catchUps) if (step.due(peerCtx.state, peerCtx.now())) step.run(peerCtx);
+        this.catchUp(peerCtx);
         peers.set(name, { work, ctx: peerCtx, base: doc });
         return peerCtx;
       };
@@ -336,7 +341,7 @@ export class Device {
       if (!stored) this.createdIn(tx);
       if (changed || !stored) tx.put(this.name, next);
       for (const [name, peer] of peers) {
-        for (const step of this.model.catchUps) if (step.due(peer.ctx.state, peer.ctx.now())) step.run(peer.ctx);
+        this.catchUp(peer.ctx);
         const doc = peer.work.finish();
         if (doc !== peer.base) {
           tx.put(name, doc);

@@ -213,6 +213,14 @@ export function settle(ctx: DeviceContext, attempt: Attempt, result: Result, ski
   return true;
 }
 
+/** Back to unregistered (then as `rest` says), keeping the device key, the URL last used and the revision. */
+function resetTo(section: RegistrationSection, rest: Partial<RegistrationSection> = {}): void {
+  Object.assign(section, { ...unregistered(section.deviceKey), transportUrl: section.transportUrl, revision: section.revision, ...rest });
+}
+
+/** The FailureCode of a CSSM refusal: its own code under `registration.`. */
+const refusalCode = (code: string) => (code === 'token.invalid' ? 'registration.tokenInvalid' : `registration.${code.replace(/\./g, '_')}`);
+
 function settleRegister(section: RegistrationSection, attempt: Attempt, result: Result, at: Date, until: number | undefined): void {
   section.deviceKey = attempt.deviceKey;
   if (result.ok) {
@@ -237,28 +245,22 @@ function settleRegister(section: RegistrationSection, attempt: Attempt, result: 
   }
   if (result.refused) {
     // The CSSM said no (a bad token, already registered …): not retried.
-    Object.assign(section, {
-      ...unregistered(section.deviceKey),
+    resetTo(section, {
       phase: 'failed',
       failureReason: result.code === 'token.invalid' ? TOKEN_INVALID : result.message,
-      failureCode: result.code === 'token.invalid' ? 'registration.tokenInvalid' : `registration.${result.code.replace(/\./g, '_')}`,
-      transportUrl: section.transportUrl,
-      revision: section.revision,
-    } satisfies RegistrationSection);
+      failureCode: refusalCode(result.code),
+    });
     return;
   }
   // Nothing usable came back: pending, retried every 15 minutes with the same token.
-  Object.assign(section, {
-    ...unregistered(section.deviceKey),
+  resetTo(section, {
     phase: 'pending',
     failureReason: `${PENDING_PREFIX}${result.reason}`,
     failureCode: result.code,
     pendingToken: attempt.token ?? section.pendingToken,
     pendingForce: attempt.force ?? false,
     nextRenewalAttempt: iso(retryAfter(at.getTime(), until, Number.POSITIVE_INFINITY)),
-    transportUrl: section.transportUrl,
-    revision: section.revision,
-  } satisfies RegistrationSection);
+  });
   section.lastRenewalAttempt = lastSlot(at.getTime(), section.nextRenewalAttempt);
 }
 
@@ -273,13 +275,7 @@ function forgetReports(ctx: DeviceContext): void {
 /** The CSSM no longer knows this instance (removed there): the device is unregistered. */
 function dropRegistration(ctx: DeviceContext, section: RegistrationSection, result: Extract<Result, { ok: false; refused: true }>): void {
   forgetReports(ctx);
-  Object.assign(section, {
-    ...unregistered(section.deviceKey),
-    failureReason: `The CSSM no longer accepts this registration: ${result.message}`,
-    failureCode: `registration.${result.code.replace(/\./g, '_')}`,
-    transportUrl: section.transportUrl,
-    revision: section.revision,
-  } satisfies RegistrationSection);
+  resetTo(section, { failureReason: `The CSSM no longer accepts this registration: ${result.message}`, failureCode: refusalCode(result.code) });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -287,6 +283,8 @@ function dropRegistration(ctx: DeviceContext, section: RegistrationSection, resu
 
 interface Plan {
   attempt: Attempt;
+  /** The state the plan was made from (its trust store checks the reply). */
+  state: DeviceState;
   /** Deregister of a registration that never reached the CSSM: nothing to send. */
   localOnly?: boolean;
 }
@@ -304,14 +302,14 @@ function refuseUnlessRegistered(state: DeviceState, what: string): void {
 
 async function plan(ctx: DeviceContext, kind: MessageKind, opts: { token?: string; force?: boolean } = {}): Promise<Plan> {
   const { planAttempt } = await client();
-  return { attempt: await planAttempt(ctx.state, kind, ctx.now(), ctx.rng, opts) };
+  return { attempt: await planAttempt(ctx.state, kind, ctx.now(), ctx.rng, opts), state: ctx.state };
 }
 
 async function perform(p: unknown, services: unknown): Promise<unknown> {
-  const { attempt, localOnly } = p as Plan;
+  const { attempt, localOnly, state } = p as Plan;
   if (localOnly) return undefined;
   const { carry } = await client();
-  return carry(attempt, services as RemoteEnv | undefined, (p as Plan & { state: DeviceState }).state);
+  return carry(attempt, services as RemoteEnv | undefined, state);
 }
 
 /** A command's result fields: the outcome as the status shows it. */
@@ -448,9 +446,6 @@ export const registration: Subsystem = {
         { name: 'Force', space: enumSpace('True', 'False'), help: 'Re-register if already registered (the portal\'s "Reregister this product instance").' },
       ],
       mutates: true,
-      handler: () => {
-        throw new Error('Register is a remote command');
-      },
       remote: {
         prepare: async (ctx, p) => {
           const force = p.Force === 'True';
@@ -460,7 +455,6 @@ export const registration: Subsystem = {
               'This product cannot be registered while license reservation is enabled; turn it off first with xConfiguration License Smart ReservationEnable: Off.',
             );
           }
-          const section = readRegistration(ctx.state);
           if (holdsRegistration(ctx.state) && !force) {
             throw new ExshError(
               'registration.alreadyRegistered',
@@ -468,9 +462,7 @@ export const registration: Subsystem = {
             );
           }
           checkRoute(ctx.state);
-          const planned = await plan(ctx, 'register', { token: String(p.IdToken), force });
-          void section;
-          return { ...planned, state: ctx.state };
+          return plan(ctx, 'register', { token: String(p.IdToken), force });
         },
         perform,
         settle: (ctx, p, result) => {
@@ -484,9 +476,6 @@ export const registration: Subsystem = {
       help: 'Deregisters this product instance: its licences return to the virtual account and it goes back to evaluation. Without the CSSM it deregisters anyway.',
       params: [],
       mutates: true,
-      handler: () => {
-        throw new Error('Deregister is a remote command');
-      },
       remote: {
         prepare: async (ctx) => {
           const section = readRegistration(ctx.state);
@@ -494,7 +483,7 @@ export const registration: Subsystem = {
             throw new ExshError('registration.notRegistered', 'This product is not registered to the CSSM: there is nothing to deregister.');
           }
           if (!holdsRegistration(ctx.state)) return { attempt: { revision: section.revision }, localOnly: true, state: ctx.state };
-          return { ...(await plan(ctx, 'deregister')), state: ctx.state };
+          return plan(ctx, 'deregister');
         },
         perform,
         settle: (ctx, p, result) => {
@@ -503,7 +492,7 @@ export const registration: Subsystem = {
           const section = editRegistration(ctx);
           const r = result as Result | undefined;
           const reached = localOnly || (r !== undefined && (r.ok || (r.refused && r.code === 'instance.unknown')));
-          Object.assign(section, { ...unregistered(section.deviceKey), transportUrl: section.transportUrl, revision: section.revision });
+          resetTo(section);
           forgetReports(ctx);
           setAlarms(ctx, section);
           const outcome: CommandOutcome = reached
@@ -518,13 +507,10 @@ export const registration: Subsystem = {
       help: 'Renews the license authorization now (it renews by itself every 30 days).',
       params: [],
       mutates: true,
-      handler: () => {
-        throw new Error('Renew Auth is a remote command');
-      },
       remote: {
         prepare: async (ctx) => {
           refuseUnlessRegistered(ctx.state, 'renew the authorization');
-          return { ...(await plan(ctx, 'renewAuth')), state: ctx.state };
+          return plan(ctx, 'renewAuth');
         },
         perform,
         settle: (ctx, p, result) => {
@@ -539,15 +525,12 @@ export const registration: Subsystem = {
       help: 'Reports the licences in use to the CSSM now (it reports by itself every 6 hours when they change) and takes its authorization.',
       params: [],
       mutates: true,
-      handler: () => {
-        throw new Error('Usage Update is a remote command');
-      },
       remote: {
         prepare: async (ctx) => {
           refuseUnlessRegistered(ctx.state, 'update the usage');
           const planned = await plan(ctx, 'renewAuth');
           planned.attempt.usageReport = true;
-          return { ...planned, state: ctx.state };
+          return planned;
         },
         perform,
         settle: (ctx, p, result) => {
@@ -562,13 +545,10 @@ export const registration: Subsystem = {
       help: 'Renews the registration (the ID certificate) now (it renews by itself every 180 days).',
       params: [],
       mutates: true,
-      handler: () => {
-        throw new Error('Renew ID is a remote command');
-      },
       remote: {
         prepare: async (ctx) => {
           refuseUnlessRegistered(ctx.state, 'renew the registration');
-          return { ...(await plan(ctx, 'renewId')), state: ctx.state };
+          return plan(ctx, 'renewId');
         },
         perform,
         settle: (ctx, p, result) => {

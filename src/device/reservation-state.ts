@@ -83,15 +83,6 @@ export function reservationStatus(section: Readonly<ReservationSection>): Reserv
   return section.request ? 'Reservation In Progress' : 'Not Reserved';
 }
 
-/**
- * Reservation can only be enabled while the product holds no registration to the CSSM
- * (registered, or expired but not deregistered: §9.2).
- */
-export function registeredToCssm(state: DeviceState): boolean {
-  const registration = state.registration as { phase?: unknown } | undefined;
-  return registration?.phase === 'registered' || registration?.phase === 'expired';
-}
-
 // ---------------------------------------------------------------------------------------
 // validation of a stored section (a failed check makes the store "corrupt", §5.2)
 

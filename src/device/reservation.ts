@@ -1,7 +1,8 @@
 import { ExshError } from '../errors.js';
 import { enumSpace, stringSpace } from '../xapi/schema.js';
 import type { Subsystem } from './model.js';
-import { readReservation, registeredToCssm, reservationSection, reservationStatus } from './reservation-state.js';
+import { holdsRegistration } from './registration-state.js';
+import { readReservation, reservationSection, reservationStatus } from './reservation-state.js';
 import { reservationStatusPart } from './reservation-status.js';
 
 /**
@@ -46,7 +47,7 @@ export const reservation: Subsystem = {
       onSet: (ctx, value, previous) => {
         if (value === previous) return;
         if (value === 'On') {
-          if (registeredToCssm(ctx.state)) {
+          if (holdsRegistration(ctx.state)) {
             throw new ExshError(
               'reservation.registered',
               'License reservation cannot be enabled while this product is registered to the CSSM; deregister it first (xCommand License Smart Deregister).',

@@ -51,33 +51,31 @@ function licensedForTraffic(ctx: DeviceContext): boolean {
   return evaluationDaysRemaining(ctx) > 0;
 }
 
-/** Keeps the export-control latch and its alarms in step with the traffic and the limit in force. */
-function followExportControl(ctx: DeviceContext): void {
-  const usage = readUsage(ctx.state);
-  const limit = exportLimit(ctx.state);
-  const n = total(usage.current);
-  const reached = n >= limit ? true : n < reallowBelow(limit) ? false : usage.exportReached;
-  if (reached !== usage.exportReached) editUsage(ctx).exportReached = reached;
-  const approaching = n >= approachingAt(limit);
-  if (approaching !== isAlarmRaised(ctx.state, EXPORT_APPROACHING) || reached !== isAlarmRaised(ctx.state, EXPORT_REACHED)) {
-    const alarms = ctx.edit('alarms');
-    if (approaching) raiseAlarm(alarms, EXPORT_APPROACHING, ctx.now());
-    else clearAlarm(alarms, EXPORT_APPROACHING);
-    if (reached) raiseAlarm(alarms, EXPORT_REACHED, ctx.now());
-    else clearAlarm(alarms, EXPORT_REACHED);
-  }
-}
-
-function exportOutOfStep(state: DeviceState): boolean {
+/** Where export control should stand: "reached" latches at the limit and lets go only below 99%. */
+function exportTarget(state: DeviceState): { reached: boolean; approaching: boolean } {
   const usage = readUsage(state);
   const limit = exportLimit(state);
   const n = total(usage.current);
-  const reached = n >= limit ? true : n < reallowBelow(limit) ? false : usage.exportReached;
+  return { reached: n >= limit ? true : n < reallowBelow(limit) ? false : usage.exportReached, approaching: n >= approachingAt(limit) };
+}
+
+function exportOutOfStep(state: DeviceState): boolean {
+  const { reached, approaching } = exportTarget(state);
   return (
-    reached !== usage.exportReached ||
-    n >= approachingAt(limit) !== isAlarmRaised(state, EXPORT_APPROACHING) ||
-    reached !== isAlarmRaised(state, EXPORT_REACHED)
+    reached !== readUsage(state).exportReached || approaching !== isAlarmRaised(state, EXPORT_APPROACHING) || reached !== isAlarmRaised(state, EXPORT_REACHED)
   );
+}
+
+/** Keeps the export-control latch and its alarms in step with the traffic and the limit in force. */
+function followExportControl(ctx: DeviceContext): void {
+  if (!exportOutOfStep(ctx.state)) return;
+  const { reached, approaching } = exportTarget(ctx.state);
+  if (reached !== readUsage(ctx.state).exportReached) editUsage(ctx).exportReached = reached;
+  const alarms = ctx.edit('alarms');
+  if (approaching) raiseAlarm(alarms, EXPORT_APPROACHING, ctx.now());
+  else clearAlarm(alarms, EXPORT_APPROACHING);
+  if (reached) raiseAlarm(alarms, EXPORT_REACHED, ctx.now());
+  else clearAlarm(alarms, EXPORT_REACHED);
 }
 
 /** Recomputes the loans of this node's cluster (one transaction over every peer, §10). */

@@ -1,4 +1,4 @@
-import { listen, urlHost } from './listen.js';
+import { listen, readBody, urlHost } from './http.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -291,36 +291,10 @@ function printablePath(path: string): string {
 // ---------------------------------------------------------------------------------------
 // bodies
 
-/** The body, at most MAX_BODY_BYTES (else 413). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.reject(tooLarge());
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        over = true;
-        req.off('data', onData);
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size));
-    });
-    req.once('error', reject);
-  });
-}
-
 const tooLarge = (): HttpAnswer => new HttpAnswer(413, { error: 'payload_too_large', message: `The request body is larger than ${MAX_BODY_BYTES} bytes.` });
 
 async function readJson(req: IncomingMessage, bad: (message: string) => HttpAnswer): Promise<unknown> {
-  const body = await readBody(req);
+  const body = await readBody(req, MAX_BODY_BYTES, tooLarge);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
@@ -339,7 +313,7 @@ interface OauthRequest {
 
 /** `client_id`, `client_secret`, `grant_type` from a form or JSON body, or HTTP Basic client authentication. */
 async function readOauthRequest(req: IncomingMessage): Promise<OauthRequest> {
-  const body = (await readBody(req)).toString('utf8');
+  const body = (await readBody(req, MAX_BODY_BYTES, tooLarge)).toString('utf8');
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
   let fields: Record<string, unknown>;
   if (type.includes('json') || (!type.includes('x-www-form-urlencoded') && body.trimStart().startsWith('{'))) {

@@ -1,4 +1,4 @@
-import { listen, urlHost } from '../net/listen.js';
+import { listen, readBody, urlHost } from '../net/http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -288,35 +288,9 @@ function printablePath(path: string): string {
 
 const tooLarge = () => fail(413, 'rest.tooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`, { connection: 'close' });
 
-/** The body, at most MAX_BODY_BYTES (else 413). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.reject(tooLarge());
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        over = true;
-        req.off('data', onData);
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size));
-    });
-    req.once('error', reject);
-  });
-}
-
 /** A JSON object with only these fields (an empty body counts as `{}` where allowed). */
 async function readObject(req: IncomingMessage, fields: readonly string[], emptyOk: boolean): Promise<Record<string, unknown>> {
-  const text = (await readBody(req)).toString('utf8');
+  const text = (await readBody(req, MAX_BODY_BYTES, tooLarge)).toString('utf8');
   if (text.trim() === '' && emptyOk) return {};
   let value: unknown;
   try {

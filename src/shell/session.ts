@@ -8,7 +8,7 @@ import { plainStyle, render, renderFeedback, type Style } from '../xapi/render.j
 import { isFailure, type ConfigLine, type FeedbackEvent, type Reply } from '../xapi/reply.js';
 import { configKey, resultName, type CommandSpec, type CommandTree, type ConfigLeaf, type StatusProvider } from '../xapi/schema.js';
 import { statusLeafPaths, statusSubtree } from '../xapi/status.js';
-import type { OutputMode, ParamValues, Scalar, StatusObject } from '../xapi/types.js';
+import type { CommandOutcome, OutputMode, ParamValues, Scalar, StatusObject } from '../xapi/types.js';
 import type { Frame } from './framing.js';
 
 export type { Frame } from './framing.js';
@@ -216,10 +216,11 @@ export class Session {
     try {
       const run = (ctx: DeviceContext) => {
         this.guard(ctx, 'command', spec.path);
+        if (!spec.handler) throw new Error(`xCommand ${spec.path.join(' ')} has neither a handler nor a remote part`);
         return spec.handler(ctx, params);
       };
       let wrote = false;
-      let outcome: Awaited<ReturnType<typeof spec.handler>>;
+      let outcome: CommandOutcome;
       const remote = spec.remote;
       if (remote) {
         // Plan on a read, carry it with no lock held, settle in a short change (§12).

@@ -120,7 +120,8 @@ export interface CommandSpec<Ctx = unknown> {
   simulator?: boolean;
   /** The handler may change other devices of the home in the same transaction (`ctx.peer`: a cluster's peers). */
   peers?: boolean;
-  handler: (ctx: Ctx, params: ParamValues) => CommandOutcome | Promise<CommandOutcome>;
+  /** What the command does (every command has this or `remote`). */
+  handler?: (ctx: Ctx, params: ParamValues) => CommandOutcome | Promise<CommandOutcome>;
   /**
    * A command that talks to the outside world (§12), instead of `handler`: `prepare` runs
    * on a read of the state (a refusal throws) and returns a plan; the front end carries
@@ -195,6 +196,7 @@ export class CommandTree<Ctx = unknown> {
   }
 
   addCommand(spec: CommandSpecInput<Ctx>): void {
+    if (!spec.handler === !spec.remote) throw new Error(`xCommand ${spec.path.join(' ')} needs exactly one of handler and remote`);
     insert(this.commands, spec.path, { kind: 'command', ...spec });
   }
 

@@ -8,6 +8,7 @@ import TSHBackendMod from 'jsxapi/lib/backend/tsh.js';
 import excMod from 'jsxapi/lib/xapi/exc.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, cleanHomes, EXSH_BIN, NOW, runExsh, tempHome } from '../helpers/exsh.js';
+import { rejection } from '../helpers/jsxapi.js';
 
 /**
  * §3.2 / tsh-protocol §2: the real jsxapi v6 client, driven over `exsh tsh` exactly as
@@ -68,19 +69,6 @@ afterEach(() => {
   for (const c of open.splice(0)) if (c.child.exitCode === null) c.child.kill();
   cleanHomes();
 });
-
-/**
- * The rejection of p. jsxapi's backend turns its error classes (IllegalValueError,
- * InvalidPathError, ...) into JSON-RPC error objects, so the class shows as its code.
- */
-async function rejection(p: Promise<unknown>): Promise<{ code: number; message: string; data: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: number; message: string; data: unknown };
-  }
-  throw new Error('expected the request to be rejected');
-}
 
 describe('jsxapi v6 over exsh tsh', () => {
   it('gets, sets, reads status, runs commands and reports errors as jsxapi errors', async () => {

@@ -3,6 +3,7 @@ import excMod from 'jsxapi/lib/xapi/exc.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanHomes, NOW, runExsh, tempHome } from '../helpers/exsh.js';
 import { PASSWORD, serve, stopAll } from './helpers.js';
+import { rejection } from '../helpers/jsxapi.js';
 
 /**
  * jsxapi v6 over `ssh://` against `exsh serve --ssh` (§11, tsh-protocol §2): its SSH
@@ -33,15 +34,6 @@ async function connect(port: number, opts: Record<string, unknown> = {}): Promis
     });
   });
   return { xapi, errors };
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: number; message: string; data: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: number; message: string; data: unknown };
-  }
-  throw new Error('expected the request to be rejected');
 }
 
 describe('jsxapi v6 over ssh://', () => {

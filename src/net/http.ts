@@ -1,7 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
 import { ExshError } from '../errors.js';
 
-/** Listening for the servers (exsh cssm serve, exsh serve --https): one place for bind errors. */
+/** What the HTTPS servers (exsh cssm serve, exsh serve --https) share: listening, bind errors, capped bodies. */
 
 /** How a host appears in a URL; a wildcard address is reached through loopback. */
 export function urlHost(host: string): string {
@@ -48,4 +49,30 @@ export function bindError(e: NodeJS.ErrnoException, host: string, port: number, 
     default:
       return new ExshError('serve.cannotBind', `Cannot serve ${where}: ${e.message}.`);
   }
+}
+
+/** A request body of at most `max` bytes; beyond, declared or streamed, it rejects with `tooLarge()`. */
+export function readBody(req: IncomingMessage, max: number, tooLarge: () => unknown): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge());
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) {
+        over = true;
+        req.off('data', onData);
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks, size));
+    });
+    req.once('error', reject);
+  });
 }
