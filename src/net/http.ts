@@ -76,3 +76,19 @@ export function readBody(req: IncomingMessage, max: number, tooLarge: () => unkn
     req.once('error', reject);
   });
 }
+
+/** Reads and drops what is left of a body already answered (up to 4 × `max`, then the connection is cut). */
+export function drain(req: IncomingMessage, max: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > 4 * max) req.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
+
+/** A path or method echoed in an error: printable ASCII, bounded. */
+export function printablePath(path: string): string {
+  return path.replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
+}

@@ -1,4 +1,4 @@
-import { listen, readBody, urlHost } from './http.js';
+import { drain, listen, printablePath, readBody, urlHost } from './http.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -209,7 +209,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, handlers: Handl
   send(res, reply);
   // Whatever of a refused body is still coming is read and dropped (up to a bound), so the
   // client sees the answer rather than a reset.
-  if (!req.complete) drain(req);
+  if (!req.complete) drain(req, MAX_BODY_BYTES);
 }
 
 async function route(req: IncomingMessage, path: string, method: string, handlers: Handlers): Promise<Reply> {
@@ -265,27 +265,12 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
-function drain(req: IncomingMessage): void {
-  let seen = 0;
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > 4 * MAX_BODY_BYTES) req.destroy();
-  });
-  req.on('error', () => {});
-  req.resume();
-}
-
 function decodeSegment(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment);
   } catch {
     return undefined;
   }
-}
-
-/** A path echoed in an error: printable ASCII, bounded. */
-function printablePath(path: string): string {
-  return path.replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
 }
 
 // ---------------------------------------------------------------------------------------

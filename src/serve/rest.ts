@@ -1,4 +1,4 @@
-import { listen, readBody, urlHost } from '../net/http.js';
+import { drain, listen, printablePath, readBody, urlHost } from '../net/http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -178,7 +178,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, api: Api): Prom
   send(res, reply);
   // What is left of a refused body is read and dropped (up to a bound), so that the
   // client sees the answer rather than a reset.
-  if (!req.complete) drain(req);
+  if (!req.complete) drain(req, MAX_BODY_BYTES);
 }
 
 function routeOf(path: string, method: string): RouteSpec {
@@ -266,21 +266,6 @@ function send(res: ServerResponse, a: Answer): void {
   res.setHeader('x-content-type-options', 'nosniff');
   for (const [k, v] of Object.entries(a.headers ?? {})) res.setHeader(k, v);
   res.end(body);
-}
-
-function drain(req: IncomingMessage): void {
-  let seen = 0;
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > 4 * MAX_BODY_BYTES) req.destroy();
-  });
-  req.on('error', () => {});
-  req.resume();
-}
-
-/** A path or method echoed in an error: printable ASCII, bounded. */
-function printablePath(path: string): string {
-  return path.replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
 }
 
 // ---------------------------------------------------------------------------------------
